@@ -1,0 +1,40 @@
+"""The `safellava` command: parses arguments and hands them to the library.
+
+Each group of subcommands lives in `safellava/commands/<group>.py` and exposes `register(subparsers)`,
+which adds its parser and sets `func`. Heavy imports (torch, transformers) happen inside those functions,
+so `safellava --help` and the privacy tools start instantly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order is the order shown in --help.
+COMMAND_GROUPS = ("model", "data")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="safellava",
+        description="Train privacy-aware LLaVA models and measure biometric leakage (PRISM).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  safellava model summary configs/models/llava-1.5-7b.yaml --gpus 8\n"
+        "  safellava data check data.json --image-folder images/\n",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="<command>")
+    subparsers.required = True
+    for group in COMMAND_GROUPS:
+        importlib.import_module(f"safellava.commands.{group}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

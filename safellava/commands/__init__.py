@@ -1,0 +1,1 @@
+"""Subcommand groups of the `safellava` CLI; each module exposes `register(subparsers)`."""
