@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from safellava.errors import UserError
+
 # Order is the order shown in --help.
 COMMAND_GROUPS = ("model", "data")
 
@@ -33,7 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (UserError, FileNotFoundError) as error:
+        print(f"safellava {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from safellava.errors import UserError
 from safellava.model.tune_policy import TunePolicy
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
@@ -25,7 +26,7 @@ TOKENIZER_TRAINERS = ("sentencepiece_llama", "qwen_bpe")
 SELECT_STRATEGIES = ("default", "full")
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError, ValueError):
     """A model recipe is malformed; the message names the file and key and says what to change."""
 
 
@@ -55,7 +56,10 @@ class TokenizerSpec:
     pretrained: str | None = None  # defaults to the language model's source
     train: str | None = None  # one of TOKENIZER_TRAINERS: build a real tokenizer offline
     vocab_size: int = 1000
-    corpus: str = "synth"  # text the offline tokenizer is trained on
+    corpus: str = "synth"  # text the offline tokenizer is trained on: `synth` or a text file
+    # Length of the pretrained tokenizer before LLaVA's tokens, when it differs from the LM's vocab_size
+    # (Qwen2: 151,646 tokens, 151,936 rows). Only offline summaries need it.
+    base_size: int | None = None
     pad_to_multiple_of: int = 64  # embedding rows, as llava-hf does (32,064 for Vicuna)
 
 
@@ -90,6 +94,9 @@ class ModelRecipe:
     qlora: QuantSpec = field(default_factory=QuantSpec)
     dtype: str = "float32"  # weights dtype when building: float32 | bfloat16 | float16
     image_aspect: str = "pad"  # how training and evaluation preprocess images: pad | resize
+    # A whole llava-hf style checkpoint to start from (weights, tokenizer, processor); the parts'
+    # `config` blocks then only describe the architecture for offline summaries.
+    checkpoint: str | None = None
     source: str = "<dict>"  # where the recipe was read from, for error messages
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +113,7 @@ _SECTIONS = {
     "lora": LoraSpec,
     "qlora": QuantSpec,
 }
-_TOP_LEVEL = {"name", "template", "tune", "dtype", "image_aspect", *_SECTIONS}
+_TOP_LEVEL = {"name", "template", "tune", "dtype", "image_aspect", "checkpoint", *_SECTIONS}
 _REQUIRED = ("name", "vision", "language")
 
 
@@ -150,6 +157,7 @@ def recipe_from_dict(data: dict[str, Any], source: str) -> ModelRecipe:
         tune=TunePolicy.from_dict(data.get("tune") or {}, source=source),
         dtype=str(data.get("dtype", "float32")),
         image_aspect=str(data.get("image_aspect", "pad")),
+        checkpoint=data.get("checkpoint"),
         source=source,
         **sections,
     )
@@ -183,6 +191,9 @@ def _check_choices(recipe: ModelRecipe) -> None:
     for key, value, allowed in choices:
         if value not in allowed:
             raise RecipeError(f"{recipe.source}: `{key}` is {value!r}; choose one of {list(allowed)}")
+    if recipe.checkpoint:
+        recipe.tune.check_against(recipe.source)
+        return
     if recipe.tokenizer.train is None and not (recipe.tokenizer.pretrained or recipe.language.pretrained):
         raise RecipeError(
             f"{recipe.source}: no tokenizer source: set `tokenizer.pretrained`, `language.pretrained`, "

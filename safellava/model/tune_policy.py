@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from safellava.errors import UserError
 from safellava.model.module_map import MODULE_KEYS
 
 MODES = ("frozen", "full", "lora", "qlora")
 
 
-class TunePolicyError(ValueError):
+class TunePolicyError(UserError, ValueError):
     """The tune policy cannot be applied as written."""
 
 
