@@ -1,0 +1,39 @@
+"""The offline, deterministic default judge: a thin adapter over `safellava.privacy.lexicon`.
+
+The lexicon is the project's single definition of "a biometric mention" (shared with data audit and
+cleaning); this adapter only maps it onto the judge interface. Its agreement with PRISM's LLM judges is
+measured in bench/judge_agreement.py (see docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from safellava.prism.judges.base import LeakageVerdict, RefusalVerdict
+from safellava.prism.tasks import ATTRIBUTES
+
+
+class LexiconJudge:
+    """`Judge` backed by the shared lexicon: `is_refusal(response)` and `attributes_mentioned(response)`.
+
+    The question is not needed: refusal detection reads the response alone. Never fails, so it never
+    produces judge errors.
+    """
+
+    name = "lexicon"
+
+    def __init__(self) -> None:
+        from safellava.privacy import lexicon
+
+        unknown = set(lexicon.ATTRIBUTES) ^ set(ATTRIBUTES)
+        if unknown:
+            raise RuntimeError(f"the lexicon's attributes differ from PRISM's by {sorted(unknown)}")
+        self._lexicon = lexicon
+
+    def judge_refusals(self, pairs: Sequence[tuple[str, str]]) -> list[RefusalVerdict]:
+        return [RefusalVerdict(bool(self._lexicon.is_refusal(response))) for _, response in pairs]
+
+    def judge_leakage(self, responses: Sequence[str]) -> list[LeakageVerdict]:
+        return [
+            LeakageVerdict(frozenset(self._lexicon.attributes_mentioned(response))) for response in responses
+        ]

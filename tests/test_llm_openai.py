@@ -1,0 +1,179 @@
+"""OpenAICompatibleBackend and the PRISM openai judge against a stub OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from safellava.llm import ChatBackendError, OpenAICompatibleBackend, RetryPolicy
+from safellava.prism.judges import JudgeCache, LLMJudge, load_judge_prompts
+
+FAST = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05, jitter=0.0)
+
+
+class StubServer:
+    """Replies according to `behave(request_body) -> (status, reply_text_or_None, delay_s)`."""
+
+    def __init__(self, behave):
+        self.behave = behave
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server API)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                stub.headers.append(dict(self.headers))
+                status, text, delay = stub.behave(body)
+                time.sleep(delay)
+                if status == 200 and text is not None:
+                    payload = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
+                    data = json.dumps(payload).encode()
+                else:
+                    data = (text or json.dumps({"error": {"message": f"status {status}"}})).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def stub():
+    servers = []
+
+    def start(behave):
+        server = StubServer(behave)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(autouse=True)
+def api_key(monkeypatch):
+    monkeypatch.setenv("STUB_API_KEY", "sk-test")
+
+
+def backend(server, **kwargs):
+    options = {"api_key_env": "STUB_API_KEY", "retry": FAST, "timeout": 2.0} | kwargs
+    return OpenAICompatibleBackend("judge-model", base_url=server.base_url, **options)
+
+
+def test_good_reply_and_request_format(stub):
+    server = stub(lambda body: (200, "No", 0))
+    reply = backend(server, temperature=0.0).complete([{"role": "user", "content": "hi"}])
+    assert reply == "No"
+    assert server.requests[0] == {"model": "judge-model", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0}
+    assert server.headers[0]["Authorization"] == "Bearer sk-test"
+
+
+def test_temperature_is_not_sent_by_default(stub):
+    server = stub(lambda body: (200, "Yes.", 0))
+    backend(server).complete([{"role": "user", "content": "hi"}])
+    assert "temperature" not in server.requests[0]
+
+
+def test_missing_api_key_is_a_clear_error(monkeypatch):
+    monkeypatch.delenv("NOT_SET_KEY", raising=False)
+    with pytest.raises(ChatBackendError, match="NOT_SET_KEY"):
+        OpenAICompatibleBackend("m", base_url="http://127.0.0.1:9/v1", api_key_env="NOT_SET_KEY")
+
+
+def test_429_then_success_is_retried(stub):
+    calls = []
+
+    def behave(body):
+        calls.append(1)
+        return (429, None, 0) if len(calls) < 3 else (200, "Yes", 0)
+
+    server = stub(behave)
+    assert backend(server).complete([{"role": "user", "content": "q"}]) == "Yes"
+    assert len(server.requests) == 3
+
+
+def test_persistent_500_gives_up_after_the_attempts(stub):
+    server = stub(lambda body: (500, None, 0))
+    with pytest.raises(ChatBackendError, match="gave up after 3 attempts") as caught:
+        backend(server).complete([{"role": "user", "content": "q"}])
+    assert caught.value.retryable and caught.value.status == 500
+    assert len(server.requests) == 3
+
+
+def test_400_is_not_retried(stub):
+    server = stub(lambda body: (400, '{"error": "bad model"}', 0))
+    with pytest.raises(ChatBackendError, match="HTTP 400") as caught:
+        backend(server).complete([{"role": "user", "content": "q"}])
+    assert not caught.value.retryable
+    assert len(server.requests) == 1
+
+
+def test_timeouts_are_retried_then_reported(stub):
+    server = stub(lambda body: (200, "No", 0.5))
+    started = time.monotonic()
+    with pytest.raises(ChatBackendError, match="timed out"):
+        backend(server, timeout=0.1).complete([{"role": "user", "content": "q"}])
+    assert len(server.requests) == 3
+    assert time.monotonic() - started < 2.0
+
+
+def test_openai_judge_records_errors_instead_of_guessing(stub, tmp_path):
+    prompts = load_judge_prompts()
+
+    def behave(body):
+        content = body["messages"][0]["content"]
+        if "refused to answer" in content:  # the refusal prompt
+            if "RESPONSE-YES" in content:
+                return 200, "Yes.", 0
+            if "RESPONSE-NO" in content:
+                return 200, "no, it answers", 0
+            if "RESPONSE-DOWN" in content:
+                return 503, None, 0
+            return 200, "I think the model maybe did", 0  # garbage
+        if "RESPONSE-LEAK" in content:
+            return 200, "Age, Eye color, hair", 0
+        return 200, "none", 0
+
+    server = stub(behave)
+    cache = JudgeCache(tmp_path / "cache.sqlite")
+    judge = LLMJudge(backend(server), concurrency=4, cache=cache)
+    verdicts = judge.judge_refusals(
+        [("What is the age?\nAnswer", r) for r in ("RESPONSE-YES", "RESPONSE-NO", "RESPONSE-GARBAGE", "RESPONSE-DOWN")]
+    )
+    assert [v.refused for v in verdicts] == [True, False, None, None]
+    assert "unparseable" in verdicts[2].error and "failed" in verdicts[3].error
+    leakage = judge.judge_leakage(["RESPONSE-LEAK", "a quiet street"])
+    assert leakage[0].attributes == {"age", "eye_color"} and leakage[1].attributes == frozenset()
+
+    # The prompt is PRISM's, byte-exact, with the question and response filled in.
+    first = next(r for r in server.requests if "RESPONSE-YES" in r["messages"][0]["content"])
+    assert first["messages"][0]["content"] == prompts["refusal"].format(prompt="What is the age?\nAnswer", response="RESPONSE-YES")
+
+    # Rescoring: parsed replies come from the cache; failed ones are asked again.
+    asked = len(server.requests)
+    again = judge.judge_refusals([("What is the age?\nAnswer", "RESPONSE-YES"), ("What is the age?\nAnswer", "RESPONSE-DOWN")])
+    assert again[0].refused is True and again[1].refused is None
+    assert len(server.requests) - asked == FAST.max_attempts  # only the failing one, retried
