@@ -171,13 +171,18 @@ def save_llava(model, processor, out_dir: str | Path, *, extra: dict[str, Any] |
     out_dir = Path(out_dir)
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
+    write_metadata(out_dir, getattr(model, "safellava_recipe", None), extra)
+    return out_dir
+
+
+def write_metadata(out_dir: str | Path, recipe: ModelRecipe | None, extra: dict[str, Any] | None = None) -> None:
+    """Write (or update) `safellava.json`: the template and image preprocessing the model was trained with."""
+    out_dir = Path(out_dir)
     metadata = dict(read_metadata(out_dir) or {})
-    recipe = getattr(model, "safellava_recipe", None)
     if recipe is not None:
         metadata.update(template=recipe.template, image_aspect=recipe.image_aspect, recipe=recipe.to_dict())
     metadata.update(extra or {})
     (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    return out_dir
 
 
 def read_metadata(path: str | Path) -> dict[str, Any] | None:

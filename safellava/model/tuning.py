@@ -92,8 +92,9 @@ def _wrap_lora(model: nn.Module, recipe: ModelRecipe, policy: TunePolicy) -> nn.
 def enable_gradient_checkpointing(model: nn.Module) -> None:
     """Non-reentrant checkpointing plus input grads: with frozen embeddings and LoRA, reentrant
     checkpointing would see no input requiring grad and silently produce no gradients (LLaVA trap 6)."""
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    model.enable_input_require_grads()
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    base.enable_input_require_grads()
 
 
 def lora_target_names(model: nn.Module) -> list[str]:
