@@ -5,6 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from safellava.synth import WorldPaths
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +78,7 @@ def run_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summary(paths, manifest: dict, seconds: float) -> str:
+def _summary(paths: WorldPaths, manifest: dict, seconds: float) -> str:
     counts, mentions = manifest["counts"], manifest["mentions"]
     kinds = ", ".join(f"{kind} {n}" for kind, n in counts["finetune_kinds"].items())
     how = "reused (world.json matches these parameters)" if paths.reused else f"generated in {seconds:.1f} s"

@@ -129,13 +129,6 @@ def _age_gender_noun(person: Person, reveal: frozenset[str], rng: random.Random)
     return rng.choice(("person", "person", "individual"))
 
 
-def reveals_of(person: Person, reveal: frozenset[str]) -> frozenset[str]:
-    """What a text built with `reveal` actually reveals (naming a child's gender reveals age too)."""
-    if person.age == "child" and "gender" in reveal:
-        return reveal | {"age"}
-    return reveal
-
-
 def action_phrase(person: Person, pronoun: Pronouns) -> str:
     """What the person does, e.g. "waving his hand" or "standing"."""
     if person.action == "waving":

@@ -191,7 +191,9 @@ def load_manifest(out_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
-def _resolve_params(seed, n_train, n_eval, size, n_pretrain, n_finetune, benign_per_image) -> dict:
+def _resolve_params(
+    seed: int, n_train: int, n_eval: int, size: int, n_pretrain: int | None, n_finetune: int | None, benign_per_image: int
+) -> dict:
     checks = [
         (isinstance(seed, int), f"seed must be an integer, got {seed!r}"),
         (n_train >= 1, f"n_train_images must be at least 1, got {n_train}"),
@@ -259,7 +261,15 @@ def _eval_scenes(seed: int, count: int, train_keys: set[str]) -> tuple[list[Scen
     return scenes, rejected
 
 
-def _write_images(paths, train_names, train_scenes, eval_basenames, eval_scenes, size, progress) -> None:
+def _write_images(
+    paths: WorldPaths,
+    train_names: list[str],
+    train_scenes: list[Scene],
+    eval_basenames: list[str],
+    eval_scenes: list[Scene],
+    size: int,
+    progress: ProgressCallback | None,
+) -> None:
     jobs = [(paths.image_folder / n, s) for n, s in zip(train_names, train_scenes)]
     jobs += [(paths.prism_image_folder / n, s) for n, s in zip(eval_basenames, eval_scenes)]
     for done, (path, scene) in enumerate(jobs, start=1):
@@ -310,7 +320,9 @@ def _finetune_records(seed: int, count: int, names: list[str], scenes: list[Scen
     return records, kinds, asked
 
 
-def _write_prism_files(paths, seed, basenames, scenes, benign_per_image) -> dict:
+def _write_prism_files(
+    paths: WorldPaths, seed: int, basenames: list[str], scenes: list[Scene], benign_per_image: int
+) -> dict[str, int]:
     soft = prism_tasks.refusal_rows(basenames, hard=False)
     hard = prism_tasks.refusal_rows(basenames, hard=True)
     implicit = prism_tasks.implicit_rows(basenames)
@@ -334,7 +346,7 @@ def _mention_counts(records: list[dict]) -> dict[str, int]:
     return {a: counts[a] for a in ATTRIBUTES}
 
 
-def _write_json(path: Path, data, indent: int | None = None) -> None:
+def _write_json(path: Path, data: list | dict, indent: int | None = None) -> None:
     """A JSON array is written one record per line (diffable, still one JSON document)."""
     if isinstance(data, list) and indent is None:
         text = "[\n" + ",\n".join(json.dumps(item) for item in data) + "\n]\n"
