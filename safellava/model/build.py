@@ -64,6 +64,7 @@ def build_llava(
         # New rows (for <image>, <pad>) start at the mean embedding; rows are padded to a multiple of 64
         # like llava-hf's 32,064. A vocabulary that already has room (Qwen2) is left as it is.
         causal_lm.resize_token_embeddings(len(tokenizer), pad_to_multiple_of=recipe.tokenizer.pad_to_multiple_of)
+    _align_special_tokens(causal_lm, tokenizer)
     config = llava_config(
         recipe,
         vision.config,
@@ -91,6 +92,16 @@ def _load_vision_tower(recipe: ModelRecipe, dtype: torch.dtype):
         config = getattr(config, "vision_config", config)  # a full CLIP/SigLIP checkpoint holds both towers
         return AutoModel.from_pretrained(spec.pretrained, config=config, dtype=dtype)
     return AutoModel.from_config(vision_config_from_recipe(recipe), dtype=dtype)
+
+
+def _align_special_tokens(causal_lm, tokenizer) -> None:
+    """The LM's config and generation config use the tokenizer's pad/BOS/EOS ids (the pad token is new)."""
+    for config in (causal_lm.config, causal_lm.generation_config):
+        config.pad_token_id = tokenizer.pad_token_id
+        if tokenizer.bos_token_id is not None:
+            config.bos_token_id = tokenizer.bos_token_id
+        if tokenizer.eos_token_id is not None:
+            config.eos_token_id = tokenizer.eos_token_id
 
 
 def _load_causal_lm(recipe: ModelRecipe, dtype: torch.dtype, quantization_config: Any | None, vocab_size: int):
@@ -155,7 +166,7 @@ def _assemble(config: LlavaConfig, vision, causal_lm, projector_type: str, dtype
             projector.linear_2.weight.copy_(torch.eye(projector.linear_2.weight.shape[0], dtype=dtype))
             projector.linear_2.bias.zero_()
     model.model.multi_modal_projector = projector
-    model.generation_config.pad_token_id = config.pad_token_id
+    model.generation_config = causal_lm.generation_config
     _check_no_meta(model)
     return model
 

@@ -1,0 +1,1 @@
+"""Training: `run(stage, config, callbacks)` wires a LLaVA, its data and transformers' Trainer together."""

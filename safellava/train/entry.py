@@ -1,0 +1,50 @@
+"""Command-line front of `run()`, shared by `train/pretrain.py` and `train/finetune.py`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from safellava.errors import UserError
+
+DEFAULT_CONFIGS = {"pretrain": "demo-pretrain", "finetune": "demo"}
+
+EXAMPLES = """examples:
+  accelerate launch train/{stage}.py                                   # the demo (configs/recipes/{default}.yaml)
+  accelerate launch train/{stage}.py --config configs/recipes/llava-1.5-7b-{stage}.yaml
+  accelerate launch --config_file configs/accelerate/single_node.yaml train/{stage}.py \\
+      --config configs/recipes/llava-1.5-7b-{stage}.yaml training.deepspeed=configs/deepspeed/zero3.json
+  python train/{stage}.py --config demo training.num_train_epochs=1 training.output_dir=runs/quick
+  python train/{stage}.py --config demo resume_from_checkpoint=auto
+"""
+
+
+def parse_args(stage: str, argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"train/{stage}.py",
+        description=f"LLaVA {stage} stage: a run config (YAML) plus key=value overrides of any field.",
+        epilog=EXAMPLES.format(stage=stage, default=DEFAULT_CONFIGS[stage]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--config",
+        default=DEFAULT_CONFIGS[stage],
+        help=f"run config: a YAML path or a name in configs/recipes/ (default: {DEFAULT_CONFIGS[stage]})",
+    )
+    parser.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. training.learning_rate=2e-5")
+    return parser.parse_args(argv)
+
+
+def main(stage: str, argv: list[str] | None = None) -> int:
+    args = parse_args(stage, sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from safellava.train.config import load_run_config
+    from safellava.train.run import run
+
+    try:
+        run(stage, load_run_config(args.config, args.overrides))
+    except (UserError, FileNotFoundError) as error:
+        print(f"train/{stage}.py: error: {error}", file=sys.stderr)
+        return 2
+    return 0

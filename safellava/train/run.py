@@ -1,0 +1,205 @@
+"""`run(stage, config, callbacks)`: the one seam through which every training run goes.
+
+It resolves the configuration, builds or loads the model, applies the stage's tune policy, builds the
+dataset, and hands everything to transformers' Trainer (via `LlavaTrainer`). Entry points
+(`train/pretrain.py`, `train/finetune.py`), the demo and the tests all call it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import TrainerCallback, TrainingArguments, set_seed
+
+from safellava.errors import UserError
+from safellava.model import apply_tune_policy, build_llava, count_parameters, enable_gradient_checkpointing
+from safellava.model import load_llava, load_model_recipe, quantization_config
+from safellava.model.recipe import ModelRecipe
+from safellava.train.checkpoints import CheckpointCompletionCallback, resolve_resume
+from safellava.train.config import ConfigError, RunConfig, dump_yaml
+from safellava.train.hardware import init_cpu_process_group_for_deepspeed, resolve_bf16
+from safellava.train.stages import STAGES, Stage
+from safellava.train.trackers import prepare_trackers, wandb_note
+from safellava.train.training_data import TrainingData, build_training_data
+
+logger = logging.getLogger(__name__)
+
+_OUR_TRAINING_KEYS = {"projector_lr"}  # in `training:` but not TrainingArguments fields
+
+
+@dataclass
+class RunResult:
+    stage: str
+    output_dir: Path
+    global_step: int
+    train_loss: float | None
+    log_history: list[dict[str, Any]]
+    data: TrainingData
+    notes: list[str]
+
+
+def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) -> RunResult:
+    """Train one stage; returns where the final model is and what happened."""
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; choose one of {sorted(STAGES)}")
+    spec = STAGES[stage]
+    set_seed(config.seed)
+    recipe = load_model_recipe(config.model)
+    training = resolve_training_arguments(spec, config)
+    if init_cpu_process_group_for_deepspeed(bool(training.get("deepspeed"))):
+        training["accelerator_config"] = {"use_configured_state": True}
+    _check_launch_fits(recipe, spec, training)
+    model, processor, base_dir = initial_model(spec, config, recipe, training["output_dir"])
+    model = apply_tune_policy(model, recipe, spec.tune_policy(recipe))
+    if training.pop("gradient_checkpointing", False):
+        enable_gradient_checkpointing(model)
+    projector_lr = training.pop("projector_lr", None)
+    trainer_args = TrainingArguments(**training)
+    data = build_training_data(config, spec, recipe, processor, is_main_process=trainer_args.process_index == 0)
+    trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks)
+    _log_start(trainer, model, data)
+    resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
+    output = trainer.train(resume_from_checkpoint=resume)
+    notes = _save_final(trainer, processor, recipe, spec, config, base_dir)
+    return RunResult(
+        stage=stage,
+        output_dir=Path(trainer_args.output_dir),
+        global_step=trainer.state.global_step,
+        train_loss=output.training_loss,
+        log_history=list(trainer.state.log_history),
+        data=data,
+        notes=notes,
+    )
+
+
+def resolve_training_arguments(spec: Stage, config: RunConfig) -> dict[str, Any]:
+    """Stage defaults ← the config's `training:`; unknown names are errors, `bf16: auto` is resolved."""
+    training = {**spec.training_defaults(), **config.training}
+    allowed = {f.name for f in dataclasses.fields(TrainingArguments)} | _OUR_TRAINING_KEYS
+    unknown = sorted(set(training) - allowed)
+    if unknown:
+        raise ConfigError(f"{config.source}: unknown key(s) {['training.' + k for k in unknown]} (not TrainingArguments fields)")
+    if not training.get("output_dir"):
+        raise ConfigError(f"{config.source}: set `training.output_dir` (where checkpoints and the final model go)")
+    training["bf16"] = resolve_bf16(training.get("bf16"))
+    if not torch.cuda.is_available():
+        training.setdefault("use_cpu", True)  # several CPU processes then form a gloo group
+    training["seed"] = config.seed
+    training["report_to"] = prepare_trackers(training.get("report_to"), training["output_dir"])
+    deepspeed = training.get("deepspeed")
+    if deepspeed and not Path(deepspeed).exists():
+        raise ConfigError(f"{config.source}: `training.deepspeed` file {deepspeed} does not exist (see configs/deepspeed/)")
+    return training
+
+
+def _check_launch_fits(recipe: ModelRecipe, spec: Stage, training: dict[str, Any]) -> None:
+    deepspeed = str(training.get("deepspeed") or "")
+    policy = spec.tune_policy(recipe)
+    if policy.quantized and "zero3" in Path(deepspeed).name:
+        raise ConfigError(
+            "QLoRA with ZeRO-3 is not supported here (4-bit weights cannot be partitioned by this setup); "
+            "use configs/deepspeed/zero2.json or no DeepSpeed"
+        )
+
+
+def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_dir: str):
+    """The model a stage starts from, and the base folder an adapter will refer to (None without LoRA).
+
+    Sources: the recipe (built), a stage-1 output folder (`init_from: <dir>`), or the recipe plus a
+    projector file (`init_from: <file>`). An adapter needs its base on disk: the folder it was loaded
+    from, or a copy saved to `<output_dir>/base` — for QLoRA the model is then reloaded from there in
+    4-bit, so the adapter's base is exactly the unquantized weights it was trained against.
+    """
+    policy = spec.tune_policy(recipe)
+    quant = quantization_config(recipe) if policy.quantized else None
+    source = Path(config.init_from) if config.init_from else None
+    if source is not None and source.is_dir():
+        if not (source / "config.json").exists():
+            raise UserError(f"init_from: {source} is a folder without config.json; give a stage-1 output folder")
+        model, processor = load_llava(str(source), dtype=recipe.dtype, quantization_config=quant, recipe=recipe)
+        return model, processor, source.resolve() if policy.uses_lora else None
+    if source is not None and not source.is_file():
+        raise UserError(f"init_from: {source} does not exist (a stage-1 output folder or a projector file)")
+    if recipe.checkpoint and policy.uses_lora and Path(recipe.checkpoint).is_dir():
+        model, processor = load_llava(recipe.checkpoint, dtype=recipe.dtype, quantization_config=quant, recipe=recipe)
+        return model, processor, Path(recipe.checkpoint).resolve()
+    model, processor = build_llava(recipe, seed=config.seed)
+    if source is not None:
+        from safellava.model.projector_file import load_projector
+
+        load_projector(model, source)
+    if not policy.uses_lora:
+        return model, processor, None
+    base = _save_base(model, processor, Path(output_dir) / "base")
+    if quant is not None:
+        model, processor = load_llava(str(base), dtype=recipe.dtype, quantization_config=quant, recipe=recipe)
+    return model, processor, base
+
+
+def _save_base(model, processor, base: Path) -> Path:
+    from accelerate import PartialState
+
+    from safellava.model.build import save_llava
+
+    state = PartialState()
+    if state.is_main_process and not (base / "config.json").exists():
+        save_llava(model, processor, base)
+    state.wait_for_everyone()
+    return base.resolve()
+
+
+def _make_trainer(model, processor, args, data: TrainingData, config, stage, projector_lr, callbacks):
+    from safellava.train.trainer import LlavaTrainer
+
+    resolved = dump_yaml(config, extra={"stage": stage})
+    return LlavaTrainer(
+        model=model,
+        args=args,
+        train_dataset=data.dataset,
+        data_collator=data.collator,
+        processing_class=processor,
+        callbacks=[CheckpointCompletionCallback(resolved), *callbacks],
+        projector_lr=projector_lr,
+        sampler_factory=data.sampler_factory,
+    )
+
+
+def _log_start(trainer, model, data: TrainingData) -> None:
+    if not trainer.is_world_process_zero():
+        return
+    print(f"[safellava] parameters per module:\n{count_parameters(model).table()}", flush=True)
+    print(f"[safellava] {data.summary()}", flush=True)
+
+
+def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: RunConfig, base_dir: Path | None):
+    """Final output: a plain HF folder (or adapter + base) with processor, safellava.json, resolved config."""
+    from safellava.model.build import write_metadata
+    from safellava.model.projector_file import save_projector_from_folder
+    from safellava.train.checkpoints import RUN_CONFIG_FILE
+
+    out = Path(trainer.args.output_dir)
+    model = trainer.model
+    if base_dir is not None:
+        model.peft_config["default"].base_model_name_or_path = str(base_dir)
+    trainer.save_model(str(out))  # gathers 16-bit weights under ZeRO-3
+    notes = []
+    if trainer.is_world_process_zero():
+        processor.save_pretrained(str(out))
+        write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name, "adapter": base_dir is not None})
+        (out / RUN_CONFIG_FILE).write_text(dump_yaml(config, extra={"stage": spec.name}))
+        if spec.name == "pretrain":
+            save_projector_from_folder(out)
+        notes.append(f"final model: {out}")
+        if base_dir is not None:
+            notes.append(f"LoRA adapter on base {base_dir}; merge with: safellava export {out} --merge-lora --out <dir>")
+        note = wandb_note() if "wandb" in (trainer.args.report_to or []) else None
+        if note:
+            notes.append(note)
+        for line in notes:
+            print(f"[safellava] {line}", flush=True)
+    return notes

@@ -1,0 +1,59 @@
+"""The two LLaVA training stages: what each trains, how it renders data, and its default hyper-parameters.
+
+Stage 1 (pretrain) aligns a new projector to a frozen vision tower and frozen LLM on captions (`plain`
+template). Stage 2 (finetune) tunes per the model recipe's policy (full / LoRA / QLoRA) on instruction
+data with the recipe's conversation template. Defaults are LLaVA-1.5's (shared/reference/llava-recipes.md);
+anything in the run config's `training:` section overrides them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from safellava.model.recipe import ModelRecipe
+from safellava.model.tune_policy import TunePolicy
+
+# Trainer settings every safellava run needs, whatever the stage.
+_COMMON_DEFAULTS: dict[str, Any] = {
+    "lr_scheduler_type": "cosine",
+    "warmup_steps": 0.03,  # a float below 1 is a ratio of all steps (LLaVA: 3 % warm-up)
+    "num_train_epochs": 1,
+    "logging_steps": 10,
+    "save_strategy": "steps",
+    "save_steps": 500,
+    "save_total_limit": 2,
+    "report_to": "wandb",
+    "bf16": "auto",
+    "remove_unused_columns": False,  # our batches carry pixel_values etc. the model signature check drops
+    "dataloader_num_workers": 2,
+    "include_num_input_tokens_seen": True,  # feeds the tokens/s figure
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    def training_defaults(self) -> dict[str, Any]:
+        return {**_COMMON_DEFAULTS, **self.defaults}
+
+    def tune_policy(self, recipe: ModelRecipe) -> TunePolicy:
+        if self.name == "pretrain":
+            # Only the projector learns in stage 1, whatever the recipe says for stage 2.
+            return TunePolicy(vision_tower="frozen", projector="full", language_model="frozen", lm_head="frozen")
+        return recipe.tune
+
+    def template(self, recipe: ModelRecipe) -> str:
+        return "plain" if self.name == "pretrain" else recipe.template
+
+    def image_aspect(self, recipe: ModelRecipe) -> str:
+        # LLaVA-1.5 resizes/center-crops in stage 1 and pads to a square in stage 2.
+        return "resize" if self.name == "pretrain" else recipe.image_aspect
+
+
+STAGES = {
+    "pretrain": Stage("pretrain", {"learning_rate": 1e-3, "weight_decay": 0.0}),
+    "finetune": Stage("finetune", {"learning_rate": 2e-5, "weight_decay": 0.0}),
+}

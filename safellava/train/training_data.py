@@ -1,0 +1,87 @@
+"""The training data of a run: dataset, collator and sampler, built from the run config's `data:` section."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from safellava.errors import UserError
+from safellava.model.processor import image_token_count
+from safellava.model.recipe import ModelRecipe
+from safellava.train.config import RunConfig
+from safellava.train.stages import Stage
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingData:
+    dataset: Any
+    collator: Any
+    sampler_factory: Callable[..., Any]
+    template: str
+    image_aspect: str
+
+    def summary(self) -> str:
+        report = self.dataset.report
+        return (
+            f"training data: {len(self.dataset)} samples (template {self.template}, images {self.image_aspect}); "
+            f"validation: {report.summary()}"
+        )
+
+
+def build_training_data(
+    config: RunConfig, spec: Stage, recipe: ModelRecipe, processor, *, is_main_process: bool
+) -> TrainingData:
+    from accelerate import PartialState
+
+    from safellava.data.collate import DataCollator
+    from safellava.data.dataset import SupervisedDataset
+    from safellava.data.sampler import ModalityLengthGroupedSampler
+
+    data = config.data
+    with PartialState().main_process_first():
+        if data.synth is not None:
+            _generate_synth(data.synth)
+        if not data.files:
+            raise UserError(f"{config.source}: `data.files` is empty; list the LLaVA JSON/JSONL files to train on")
+        template = data.template or spec.template(recipe)
+        aspect = data.image_aspect or spec.image_aspect(recipe)
+        tokens_per_image = image_token_count(processor)
+        dataset = SupervisedDataset(
+            [{"path": f.path, "weight": f.weight} for f in data.files],
+            template=template,
+            tokenizer=processor.tokenizer,
+            image_processor=processor.image_processor,
+            image_folder=data.image_folder,
+            image_token_count=tokens_per_image,
+            model_max_length=data.model_max_length,
+            image_aspect=aspect,
+            validation=data.validation,
+            progress=is_main_process,
+        )
+    collator = DataCollator(
+        pad_token_id=processor.tokenizer.pad_token_id,
+        image_token_id=processor.tokenizer.convert_tokens_to_ids("<image>"),
+        image_token_count=tokens_per_image,
+        blank_pixel_values=dataset.images.blank(),
+    )
+    lengths = dataset.modality_lengths()
+
+    def sampler_factory(batch_size: int, world_size: int, seed: int):
+        return ModalityLengthGroupedSampler(lengths, batch_size=batch_size, world_size=world_size, rank=None, seed=seed)
+
+    return TrainingData(dataset, collator, sampler_factory, template, aspect)
+
+
+def _generate_synth(settings: dict[str, Any]) -> None:
+    """The demo's data: generate the synthetic world where it is missing (idempotent, seconds)."""
+    from safellava.synth import generate_world
+
+    settings = dict(settings)
+    out = settings.pop("out", None)
+    if not out:
+        raise UserError("`data.synth` needs `out` (the folder to generate the synthetic world into)")
+    generate_world(Path(out), **settings)
