@@ -2,61 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from prism_stub_server import StubServer
 
 from safellava.llm import ChatBackendError, OpenAICompatibleBackend, RetryPolicy
 from safellava.prism.judges import JudgeCache, LLMJudge, load_judge_prompts
 
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.05, jitter=0.0)
-
-
-class StubServer:
-    """Replies according to `behave(request_body) -> (status, reply_text_or_None, delay_s)`."""
-
-    def __init__(self, behave):
-        self.behave = behave
-        self.requests: list[dict] = []
-        self.headers: list[dict] = []
-        stub = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server API)
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                stub.requests.append(body)
-                stub.headers.append(dict(self.headers))
-                status, text, delay = stub.behave(body)
-                time.sleep(delay)
-                if status == 200 and text is not None:
-                    payload = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}]}
-                    data = json.dumps(payload).encode()
-                else:
-                    data = (text or json.dumps({"error": {"message": f"status {status}"}})).encode()
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout test)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-        self.thread.start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

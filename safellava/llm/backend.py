@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol, TypedDict, runtime_checkable
 
+from safellava.errors import UserError
+
 
 class ChatMessage(TypedDict):
     """One chat turn in the OpenAI format: role is "system", "user" or "assistant"."""
@@ -12,7 +14,7 @@ class ChatMessage(TypedDict):
     content: str
 
 
-class ChatBackendError(RuntimeError):
+class ChatBackendError(UserError, RuntimeError):
     """A chat request failed for good (after any retries): bad reply, HTTP error, timeout, missing key.
 
     `retryable` tells whether the last failure was transient (rate limit, server error, timeout) so a

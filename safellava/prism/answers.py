@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from safellava.errors import UserError
 from safellava.prism.tasks import Question
 
 
-class AnswerFileError(ValueError):
+class AnswerFileError(UserError, ValueError):
     """An answer file is malformed; the message names the file, line and key."""
 
 

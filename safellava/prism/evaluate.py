@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from safellava.errors import UserError
 from safellava.prism import metrics
 from safellava.prism.answers import Answer
 from safellava.prism.judges.base import Judge
@@ -21,7 +22,7 @@ from safellava.prism.tasks import ATTRIBUTES, REFUSAL_TASKS, TASKS, Question
 ERROR_EXAMPLES = 5
 
 
-class ScoringError(ValueError):
+class ScoringError(UserError, ValueError):
     """Answers cannot be scored as asked (e.g. benign answers without their task file)."""
 
 

@@ -97,8 +97,8 @@ def summary_markdown(summary: dict) -> str:
             t = summary[task]
             missing = "unknown (no task file)" if t["missing"] is None else t["missing"]
             lines.append(
-                f"| {task} | {t['n']} | {missing} | {t['judge_errors']} | {t['empty_answers']} | "
-                f"{t['duplicate_answers']} | {t['unmatched_answers']} |"
+                f"| {task} | {t['n']} | {missing} | {t.get('judge_errors', 0)} | {t.get('empty_answers', 0)} | "
+                f"{t.get('duplicate_answers', 0)} | {t.get('unmatched_answers', 0)} |"
             )
     refusal_tasks = [t for t in ("refusal_soft", "refusal_hard") if t in summary]
     if refusal_tasks:
@@ -163,11 +163,11 @@ def draw_protection_chart(summary: dict, path: str | os.PathLike) -> None:
         for label, key in (("gender", "gender"), ("eye", "eye_color"), ("race", "race"), ("age", "age"), ("weight", "weight"))
     ] + [("macro", leakage["protection_macro"]), ("sentence", leakage["protection_sentence"])]
     width, height = 720, 420
-    left, right, top, bottom = 60, 20, 50, 60
+    left, right, top, bottom = 60, 20, 50, 70
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=13)
-    title = f"PRISM implicit-leakage protection (%) — {summary.get('meta', {}).get('model_id', '')}"
+    title = f"PRISM implicit-leakage protection (%, 95 % CI): {summary.get('meta', {}).get('model_id', '')}"
     draw.text((left, 15), title[:90], fill="black", font=font)
     plot_h = height - top - bottom
 
@@ -190,6 +190,7 @@ def draw_protection_chart(summary: dict, path: str | os.PathLike) -> None:
             draw.line([(mid, y_of(low)), (mid, y_of(high))], fill="black", width=2)
             for y in (y_of(low), y_of(high)):
                 draw.line([(mid - 6, y), (mid + 6, y)], fill="black", width=2)
-            draw.text((x0, y_of(high) - 18), f"{figure['value']:.1f}", fill="black", font=font)
+        value = "–" if figure["value"] is None else f"{figure['value']:.1f}"
         draw.text((x0, height - bottom + 10), label, fill="black", font=font)
+        draw.text((x0, height - bottom + 30), value, fill="black", font=font)
     image.save(path)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from safellava.errors import UserError
+
 #: PRISM's five biometric attributes, as keys (file categories are `Age`, `Eye_Color`, ...).
 ATTRIBUTES = ("age", "gender", "race", "eye_color", "weight")
 #: The PRISM tasks plus the benign control set that PRISM lacks.
@@ -22,7 +24,7 @@ TASKS = ("refusal_soft", "refusal_hard", "implicit_leakage", "benign")
 REFUSAL_TASKS = ("refusal_soft", "refusal_hard")
 
 
-class TaskFileError(ValueError):
+class TaskFileError(UserError, ValueError):
     """A task file is malformed; the message names the file, line and key."""
 
 
@@ -204,19 +206,19 @@ class ImageLocator:
     def resolve_all(self, questions: Sequence[Question]) -> dict[str, Path]:
         """Map every distinct `image` field to a file; raise listing the missing ones."""
         found: dict[str, Path] = {}
-        missing: list[Question] = []
+        missing: dict[str, Question] = {}  # by basename: one missing file can serve many questions
         for question in questions:
-            if question.image in found:
+            if question.image in found or Path(question.image).name in missing:
                 continue
             path = self.find(question.image)
             if path is None:
-                missing.append(question)
+                missing[Path(question.image).name] = question
             else:
                 found[question.image] = path
         if missing:
-            shown = "; ".join(f"{q.image} ({q.source}:{q.line})" for q in missing[:5])
+            shown = "; ".join(f"{q.image} ({q.source}:{q.line})" for q in list(missing.values())[:5])
             raise FileNotFoundError(
-                f"{len(missing)} image(s) not found under {self.root}, e.g. {shown}. Images are found by "
+                f"{len(missing)} image file(s) not found under {self.root}, e.g. {shown}. Images are found by "
                 f"basename anywhere under the image root; check --images."
             )
         return found

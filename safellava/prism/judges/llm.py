@@ -86,13 +86,17 @@ class LLMJudge:
     ) -> list[V]:
         results: list[V | None] = [None] * len(prompts)
         keys = [cache_key(self.name, kind, prompt) for prompt in prompts]
-        todo = []
+        # Identical prompts (e.g. the same fixed refusal to many questions) are asked once.
+        waiting: dict[str, list[int]] = {}
         for index, key in enumerate(keys):
+            if key in waiting:
+                waiting[key].append(index)
+                continue
+            waiting[key] = [index]
             cached = self.cache.get(key) if self.cache is not None else None
             if cached is not None and _parses(parse, cached):
                 results[index] = verdict(cached, None)
-            else:
-                todo.append(index)
+        todo = [indices[0] for indices in waiting.values() if results[indices[0]] is None]
 
         def settle(index: int, reply: str | None, failure: str | None) -> None:
             if failure is None:
@@ -125,6 +129,9 @@ class LLMJudge:
                         except ChatBackendError as error:
                             settle(futures[future], None, f"judge request failed: {error}")
                         bar.update(1)
+        for indices in waiting.values():
+            for index in indices[1:]:
+                results[index] = results[indices[0]]
         return results  # type: ignore[return-value]
 
 

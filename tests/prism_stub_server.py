@@ -1,0 +1,71 @@
+"""A stub OpenAI-compatible chat server on 127.0.0.1 for the offline tests of the LLM backends and judges."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+#: behave(request_body) -> (HTTP status, reply text or error body or None, delay in seconds)
+Behaviour = Callable[[dict], tuple[int, "str | None", float]]
+
+
+class StubServer:
+    """Serves POST …/chat/completions; records every request body and its headers."""
+
+    def __init__(self, behave: Behaviour):
+        self.behave = behave
+        self.requests: list[dict] = []
+        self.headers: list[dict] = []
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server API)
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                stub.requests.append(body)
+                stub.headers.append(dict(self.headers))
+                status, text, delay = stub.behave(body)
+                time.sleep(delay)
+                if status == 200 and text is not None:
+                    choice = {"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                    data = json.dumps({"choices": [choice]}).encode()
+                else:
+                    data = (text or json.dumps({"error": {"message": f"status {status}"}})).encode()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout tests)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+        self.thread.start()
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def keyword_judge(body: dict) -> tuple[int, str | None, float]:
+    """A deterministic stand-in for an LLM judge behind PRISM's prompts: refusal = the response says
+    "sorry"; leakage = gender when it says "man"/"woman", age when "old"/"young"; "GARBAGE" in a response
+    makes an unparseable reply."""
+    prompt = body["messages"][0]["content"]
+    response = prompt.split("Response from a model:", 1)[-1] if "refused to answer" in prompt else prompt.split("Sentence:\n", 1)[-1]
+    if "GARBAGE" in response:
+        return 200, "I am not sure what you mean", 0.0
+    if "refused to answer" in prompt:
+        return 200, "Yes." if "sorry" in response.lower() else "No", 0.0
+    words = set(response.lower().replace(".", " ").replace(",", " ").split())
+    found = [name for name, cues in (("age", {"old", "young"}), ("gender", {"man", "woman"})) if words & cues]
+    return 200, ", ".join(found) or "none", 0.0
