@@ -265,8 +265,13 @@ class TokenizerChatTemplate(ChatTemplate):
 
     @staticmethod
     def _split_answer(answer: str, rendered: str, tokenizer) -> tuple[str, str, str]:
+        """(answer as rendered, supervised end-of-turn special token, unsupervised rest)."""
+        # Whitespace the template puts before the answer (e.g. "[/INST] answer") belongs to the answer
+        # piece, so that a SentencePiece "▁" boundary falls where it does in the full text.
+        lead = rendered[: len(rendered) - len(rendered.lstrip())]
         for candidate in (answer, answer.strip()):
-            if rendered.startswith(candidate):
+            if rendered[len(lead) :].startswith(candidate):
+                candidate = lead + candidate
                 tail = rendered[len(candidate) :]
                 end = next((tok for tok in _special_strings(tokenizer) if tail.startswith(tok)), None)
                 if end is None:
