@@ -120,3 +120,23 @@ def test_shards_cover_every_question_once_with_equal_batches():
     assert len({len(shard) for shard in shards}) == 1 and len(shards[0]) % 2 == 0
     assert _shard([], 1, 2, batch_size=4) == []
     assert [p for _, p in _shard(items, 0, 1, batch_size=4)] == [False] * 11
+
+
+def test_safellava_models_are_prompted_exactly_as_trained(tiny, questions):
+    from safellava.data.images import ImagePreprocessor
+    from safellava.data.templates import render_prompt
+    from safellava.model.processor import image_token_count
+
+    model, processor = tiny
+    items, paths = questions
+    images = [Image.open(paths[q.image]).convert("RGB") for q in items[:3]]
+    inputs = generation.TrainingTemplatePrompts(processor, "vicuna_v1", "pad")(items[:3], images)
+    image_id = processor.tokenizer.convert_tokens_to_ids(processor.image_token)
+    for row, mask, question in zip(inputs["input_ids"].tolist(), inputs["attention_mask"].tolist(), items):
+        expected = render_prompt(
+            "vicuna_v1", [{"from": "human", "value": "<image>\n" + question.text}], processor.tokenizer, image_id,
+            image_token_count(processor),
+        )
+        assert [t for t, m in zip(row, mask) if m] == expected and mask[-1] == 1  # left-padded
+    assert images[1].size[0] != images[1].size[1]  # non-square: padded to a square as in training
+    assert inputs["pixel_values"].equal(ImagePreprocessor(processor.image_processor, "pad")(images))

@@ -187,16 +187,17 @@ def run_run(args: argparse.Namespace) -> int:
             task_set = sample_tasks(task_set, args.limit, args.seed)
         state = distributed_state()
         judge = _judge(args) if state.is_main_process else None
-        model, processor, template = load_model(args.model, dtype=args.dtype, template=args.template)
+        loaded = load_model(args.model, dtype=args.dtype, template=args.template)
         summary = run_prism(
-            model,
-            processor,
+            loaded.model,
+            loaded.processor,
             task_set,
             args.images,
             args.out,
             judge,  # type: ignore[arg-type]  (only the main process judges)
             model_id=args.model_id or args.model,
-            template=template,
+            template=loaded.template,
+            image_aspect=loaded.image_aspect,
             settings=GenerationSettings(args.batch_size, args.max_new_tokens, args.first_line),
             meta={"limit": args.limit, "seed": args.seed if args.limit is not None else None},
         )

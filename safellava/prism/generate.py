@@ -13,7 +13,7 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from tqdm import tqdm
 
@@ -64,13 +64,16 @@ class ChatTemplatePrompts:
 
 class TrainingTemplatePrompts:
     """Prompts rendered by `safellava.data.templates.render_prompt` with the template a model was trained
-    with, so generation sees exactly the token layout of training."""
+    with, and images preprocessed by the training `ImagePreprocessor` (`image_aspect` "pad" or
+    "resize"), so generation sees exactly the token layout and pixels of training."""
 
-    def __init__(self, processor: Any, template: str) -> None:
+    def __init__(self, processor: Any, template: str, image_aspect: str = "pad") -> None:
         from safellava.data import templates
+        from safellava.data.images import ImagePreprocessor
         from safellava.model.processor import image_token_count
 
         self.processor = processor
+        self._pixels = ImagePreprocessor(processor.image_processor, image_aspect)
         self.template = templates.get_template(template)
         self._render = templates.render_prompt
         self._image_tokens = image_token_count(processor)
@@ -95,13 +98,16 @@ class TrainingTemplatePrompts:
         pad_id = _pad_id(self.processor.tokenizer)
         input_ids = torch.tensor([[pad_id] * (width - len(row)) + row for row in ids])
         attention_mask = torch.tensor([[0] * (width - len(row)) + [1] * len(row) for row in ids])
-        pixels = self.processor.image_processor(list(images), return_tensors="pt")["pixel_values"]
+        pixels = self._pixels(images)
         return BatchFeature({"input_ids": input_ids, "attention_mask": attention_mask, "pixel_values": pixels})
 
 
-def prompt_builder(processor: Any, template: str | None) -> Callable[[Sequence[Question], Sequence[Any]], Any]:
-    """The training template when one is named, else the processor's chat template."""
-    return TrainingTemplatePrompts(processor, template) if template else ChatTemplatePrompts(processor)
+def prompt_builder(
+    processor: Any, template: str | None, image_aspect: str = "pad"
+) -> Callable[[Sequence[Question], Sequence[Any]], Any]:
+    """The training template when one is named, else the processor's chat template (and its own image
+    preprocessing, as for any hub checkpoint)."""
+    return TrainingTemplatePrompts(processor, template, image_aspect) if template else ChatTemplatePrompts(processor)
 
 
 @contextlib.contextmanager
@@ -149,6 +155,7 @@ def generate_answers(
     *,
     model_id: str,
     template: str | None = None,
+    image_aspect: str | None = None,
     settings: GenerationSettings = GenerationSettings(),
     answers_file: str | os.PathLike | None = None,
     show_progress: bool = True,
@@ -160,6 +167,8 @@ def generate_answers(
         image_paths: the file of each question's `image` field (`ImageLocator.resolve_all`).
         model_id: recorded in every answer.
         template: conversation template name for safellava models; None = processor chat template.
+        image_aspect: with `template`, how training preprocessed images ("pad" or "resize"); default:
+            the recipe attached to a model built by safellava, else "pad" (LLaVA-1.5's choice).
         answers_file: when given, answers already in it (or in a previous run's `.rank*.partial`
             files beside it) are reused, new answers are appended to this rank's partial file as they
             come, and the merged file is written at the end by the main process.
@@ -178,7 +187,7 @@ def generate_answers(
     state.wait_for_everyone()
     shard = _shard(pending, state.process_index, state.num_processes, settings.batch_size)
     partial = _partial_path(path, state.process_index) if path is not None else None
-    build = prompt_builder(processor, template)
+    build = prompt_builder(processor, template, resolve_image_aspect(model, image_aspect))
     new: list[Answer] = []
     was_training = model.training
     model.eval()
@@ -210,6 +219,11 @@ def generate_answers(
                 leftover.unlink()
         state.wait_for_everyone()
     return [merged[q.key] for q in questions]
+
+
+def resolve_image_aspect(model: Any, image_aspect: str | None) -> str:
+    """`image_aspect` if given, else the one of the recipe a safellava-built model carries, else "pad"."""
+    return image_aspect or getattr(getattr(model, "safellava_recipe", None), "image_aspect", None) or "pad"
 
 
 def _generate_batch(
@@ -276,21 +290,31 @@ def _finished_answers(path: Path) -> dict[tuple[str, str], Answer]:
 # From checkpoints and task files (the CLI's path)
 
 
+class LoadedModel(NamedTuple):
+    """A checkpoint ready to answer: `template`/`image_aspect` None for hub models (chat template)."""
+
+    model: Any
+    processor: Any
+    template: str | None
+    image_aspect: str | None
+
+
 def load_model(
     model_path: str, *, dtype: str = "auto", device: str | None = None, template: str | None = None
-) -> tuple[Any, Any, str | None]:
+) -> LoadedModel:
     """Load any image-text-to-text checkpoint for generation on this process's device.
 
-    Returns (model, processor, template): the template is `template` if given, else the one recorded in
-    a safellava model's `safellava.json`, else None (use the processor's chat template).
+    The template is `template` if given, else the one recorded in a safellava model's `safellava.json`
+    (with its image preprocessing), else None: the processor's chat template.
     """
     import torch
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from safellava.model.build import read_metadata
 
-    if template is None and Path(model_path).is_dir():
-        template = (read_metadata(model_path) or {}).get("template")
+    metadata = (read_metadata(model_path) or {}) if Path(model_path).is_dir() else {}
+    template = template or metadata.get("template")
+    image_aspect = metadata.get("image_aspect")
     torch_dtype = dtype if dtype == "auto" else getattr(torch, dtype)
     try:
         model = AutoModelForImageTextToText.from_pretrained(model_path, dtype=torch_dtype)
@@ -301,7 +325,7 @@ def load_model(
             f"local cache."
         ) from None
     model.to(device or distributed_state().device)
-    return model, processor, template
+    return LoadedModel(model, processor, template, image_aspect)
 
 
 def generate_task_answers(
@@ -313,6 +337,7 @@ def generate_task_answers(
     *,
     model_id: str,
     template: str | None = None,
+    image_aspect: str | None = None,
     settings: GenerationSettings = GenerationSettings(),
     show_progress: bool = True,
 ) -> dict[str, list[Answer]]:
@@ -327,6 +352,7 @@ def generate_task_answers(
             image_paths,
             model_id=model_id,
             template=template,
+            image_aspect=image_aspect,
             settings=settings,
             answers_file=Path(answers_dir) / Path(source).name,
             show_progress=show_progress,

@@ -10,7 +10,12 @@ from typing import Any, Sequence
 
 from safellava.prism.answers import Answer, read_answers
 from safellava.prism.evaluate import TaskResult, evaluate
-from safellava.prism.generate import GenerationSettings, distributed_state, generate_task_answers
+from safellava.prism.generate import (
+    GenerationSettings,
+    distributed_state,
+    generate_task_answers,
+    resolve_image_aspect,
+)
 from safellava.prism.judges.base import Judge
 from safellava.prism.report import build_summary, write_report
 from safellava.prism.tasks import TASKS, ImageLocator, TaskFileError, TaskSet, task_from_name
@@ -32,6 +37,7 @@ def run_prism(
     *,
     model_id: str,
     template: str | None = None,
+    image_aspect: str | None = None,
     settings: GenerationSettings = GenerationSettings(),
     meta: dict | None = None,
     show_progress: bool = True,
@@ -40,6 +46,7 @@ def run_prism(
     (main process). Returns summary.json's content on the main process, None on the others.
     Answers go to `out_dir/answers/<task file name>`; a rerun resumes from them."""
     _check_distinct_names(task_set)
+    image_aspect = resolve_image_aspect(model, image_aspect) if template else None
     questions = [q for qs in task_set.files.values() for q in qs]
     image_paths = ImageLocator(image_root).resolve_all(questions)
     answers = generate_task_answers(
@@ -50,6 +57,7 @@ def run_prism(
         Path(out_dir) / ANSWERS_DIR,
         model_id=model_id,
         template=template,
+        image_aspect=image_aspect,
         settings=settings,
         show_progress=show_progress,
     )
@@ -62,6 +70,7 @@ def run_prism(
         "tasks": [str(p) for p in task_set.files],
         "generation": {
             "template": template or "processor chat template",
+            "image_aspect": image_aspect or "processor default",
             "max_new_tokens": settings.max_new_tokens,
             "batch_size": settings.batch_size,
             "first_line_only": settings.first_line,
