@@ -44,6 +44,20 @@ def test_json_array_rows_round_trip_with_lines_ids_and_metadata(tmp_path, monkey
     assert not source.problem_mask.any() and source.fatal_errors == []
 
 
+def test_byte_order_mark_pickling_and_a_file_changed_under_the_index(tmp_path):
+    import pickle
+
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(RECORDS, ensure_ascii=False).encode("utf-8"))
+    source = open_records(path, cache_dir=tmp_path / "cache")
+    clone = pickle.loads(pickle.dumps(source))  # what a spawned data-loader worker receives
+    assert len(pickle.dumps(source)) < 1000  # paths only, never the records
+    assert [clone.record(i) for i in range(3)] == RECORDS
+    path.write_bytes(path.read_bytes() + b"\n")
+    with pytest.raises(RecordFormatError, match="changed after it was indexed"):
+        pickle.loads(pickle.dumps(source)).record(0)
+
+
 def test_the_index_is_built_once_and_reused(tmp_path, monkeypatch):
     path = write_json(tmp_path / "d.json", RECORDS)
     open_records(path, cache_dir=tmp_path / "cache")

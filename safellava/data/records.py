@@ -1,12 +1,14 @@
-"""Reading LLaVA records without holding them as Python objects: a memory-mapped Arrow index.
+"""Reading LLaVA records without holding them as Python objects: an offsets index.
 
 The 665K-record instruction mix is about 1 GB of JSON; `json.load` turns it into several GB of Python
-objects in every rank and every data-loader worker. Instead each file is read once, streaming, into an
-Arrow IPC file with one row per record: the record's raw JSON text plus a few small columns (line, id,
-number of images, word count, structural problems). Ranks and workers memory-map that file: pages are
-shared through the OS page cache and a record is parsed only when it is used. Storing raw JSON text also
-sidesteps the mixed shapes of LLaVA records (some have `image`, some not; ShareGPT turns, lists of
-images), which a columnar JSON loader would try to unify into one schema.
+objects in every rank and every data-loader worker. Instead each file is read once, streaming, into a
+small Arrow IPC file with one row per record: where the record's JSON text lies in the file (byte offset
+and length) plus a few small columns (line, id, image paths, word count, structural problems). Ranks
+and workers memory-map that index and read a record's bytes with `os.pread` when it is used, then parse
+it: the data file lives in the OS page cache, shared, and is never mapped into the process (random reads
+through a memory map would pull whole neighbourhoods of the 1 GB file into every process's RSS). Keeping
+each record as raw JSON text also sidesteps the mixed shapes of LLaVA records (some have `image`, some
+not; ShareGPT turns, lists of images), which a columnar JSON loader would try to unify into one schema.
 
 Sources: a local `.json` (array) or `.jsonl` file, a folder saved with `datasets.save_to_disk`, a file on
 the Hugging Face Hub (`hf://datasets/<owner>/<name>/<path>`), or a Hub dataset id (`<owner>/<name>`).
@@ -61,8 +63,8 @@ class RecordSource(Protocol):
     """What the dataset and `data check` need from a collection of records (an index or a mix)."""
 
     def __len__(self) -> int: ...
-    def raw(self, index: int) -> str: ...
-    def record(self, index: int) -> Any: ...
+    def raw(self, index: int) -> str: ...  # the record's JSON text as in the file
+    def record(self, index: int) -> Any: ...  # parsed
     def location(self, index: int) -> RecordLocation: ...
     def structural(self, index: int) -> list[tuple[str, str]]: ...
     @property
@@ -153,7 +155,7 @@ def index_file(path: str | Path, *, cache_dir: str | Path | None = None) -> Reco
     stat = path.stat()
     key = _digest(f"{path}|{stat.st_size}|{stat.st_mtime_ns}|{INDEX_VERSION}")
     index_path = Path(cache_dir or default_cache_dir()) / f"{path.stem}-{key}.arrow"
-    _build_once(index_path, lambda: _file_rows(path))
+    _build_once(index_path, lambda: _file_rows(path), data_file=path)
     return RecordsIndex(index_path, name=str(path))
 
 
@@ -161,7 +163,7 @@ def index_hf_dataset(dataset: Any, *, name: str, cache_dir: str | Path | None = 
     """The index of a `datasets.Dataset` (rows become records; columns that are None are dropped)."""
     fingerprint = getattr(dataset, "_fingerprint", None) or _digest(name)
     index_path = Path(cache_dir or default_cache_dir()) / f"hf-{_digest(f'{name}|{fingerprint}|{INDEX_VERSION}')}.arrow"
-    _build_once(index_path, lambda: _dataset_rows(dataset))
+    _build_once(index_path, lambda: _dataset_rows(dataset), data_file=None)
     return RecordsIndex(index_path, name=name)
 
 
@@ -169,8 +171,12 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
-def _build_once(index_path: Path, rows: Any) -> None:
-    """Write the index unless it exists; a file lock makes concurrent ranks wait for the first one."""
+def _build_once(index_path: Path, rows: Any, data_file: Path | None) -> None:
+    """Write the index unless it exists; a file lock makes concurrent ranks wait for the first one.
+
+    `data_file` is the file the rows' byte offsets point into; None writes the records' text to a
+    sidecar file next to the index (for sources that are not files, e.g. a `datasets` table).
+    """
     if index_path.exists():
         return
     from filelock import FileLock
@@ -180,7 +186,13 @@ def _build_once(index_path: Path, rows: Any) -> None:
         if index_path.exists():
             return
         partial = index_path.with_name(index_path.name + f".partial-{os.getpid()}")
-        _write_index(partial, rows())
+        if data_file is None:
+            sidecar = index_path.with_suffix(".records")
+            partial_sidecar = sidecar.with_name(sidecar.name + f".partial-{os.getpid()}")
+            _write_index(partial, rows(), data_file=sidecar, sidecar=partial_sidecar)
+            partial_sidecar.replace(sidecar)
+        else:
+            _write_index(partial, rows(), data_file=data_file)
         partial.replace(index_path)
 
 
@@ -188,26 +200,48 @@ def _build_once(index_path: Path, rows: Any) -> None:
 
 
 class RecordsIndex:
-    """The records of one source, memory-mapped; a record is parsed from its raw JSON when accessed."""
+    """The records of one source: a memory-mapped table of small columns; a record's JSON text is read from
+    the data file by byte offset (`os.pread`) and parsed when accessed. Picklable (reopens on unpickling),
+    so spawned data-loader workers get their own handles."""
 
     def __init__(self, index_path: str | Path, *, name: str):
-        import pyarrow as pa
-
         self.name = name
         self.index_path = Path(index_path)
+        self._open()
+
+    def _open(self) -> None:
+        import pyarrow as pa
+
         reader = pa.ipc.open_file(pa.memory_map(str(self.index_path), "r"))
-        self._table = reader.read_all()
+        table = reader.read_all()
         metadata = reader.schema.metadata or {}
-        self._fatal = [FatalError(name, line, detail) for line, detail in json.loads(metadata.get(b"fatal_errors", b"[]"))]
-        self._raw = self._table.column("json").chunks
-        self._images = self._table.column("images").chunks
-        self._ids = self._table.column("id").chunks
-        self._problems = self._table.column("problems").chunks
-        self._starts = np.cumsum([0] + [len(chunk) for chunk in self._raw])
-        self._lines = self._table.column("line").to_numpy()
-        self._n_images = self._table.column("n_images").to_numpy()
-        self._n_words = self._table.column("n_words").to_numpy()
-        self._problem_mask = self._table.column("problems").is_valid().to_numpy(zero_copy_only=False)
+        self._fatal = [FatalError(self.name, line, detail) for line, detail in json.loads(metadata.get(b"fatal_errors", b"[]"))]
+        self.data_file = Path(metadata[b"data_file"].decode())
+        self._data_stat = json.loads(metadata[b"data_stat"])
+        self._fd: int | None = None
+        self._fd_pid: int | None = None
+        self._images = table.column("images").chunks
+        self._ids = table.column("id").chunks
+        self._problems = table.column("problems").chunks
+        self._starts = np.cumsum([0] + [len(chunk) for chunk in self._ids])
+        self._offsets = table.column("offset").to_numpy()
+        self._lengths = table.column("length").to_numpy()
+        self._lines = table.column("line").to_numpy()
+        self._n_images = table.column("n_images").to_numpy()
+        self._n_words = table.column("n_words").to_numpy()
+        self._problem_mask = table.column("problems").is_valid().to_numpy(zero_copy_only=False)
+
+    def __getstate__(self) -> dict:
+        return {"name": self.name, "index_path": self.index_path}
+
+    def __setstate__(self, state: dict) -> None:
+        self.name = state["name"]
+        self.index_path = state["index_path"]
+        self._open()
+
+    def __del__(self) -> None:
+        if getattr(self, "_fd", None) is not None and self._fd_pid == os.getpid():
+            os.close(self._fd)
 
     def __len__(self) -> int:
         return int(self._starts[-1])
@@ -221,9 +255,23 @@ class RecordsIndex:
         chunk = int(np.searchsorted(self._starts, index, side="right")) - 1
         return chunk, index - int(self._starts[chunk])
 
+    def _descriptor(self) -> int:
+        """A file descriptor of the data file, opened once per process (after a fork too)."""
+        if self._fd is None or self._fd_pid != os.getpid():
+            stat = self.data_file.stat()
+            if [stat.st_size, stat.st_mtime_ns] != self._data_stat:
+                raise RecordFormatError(
+                    f"{self.data_file} changed after it was indexed ({self.index_path}); open it again to re-index"
+                )
+            self._fd, self._fd_pid = os.open(self.data_file, os.O_RDONLY), os.getpid()
+        return self._fd
+
     def raw(self, index: int) -> str:
-        chunk, row = self._locate(index)
-        return self._raw[chunk][row].as_py()
+        """The record's JSON text exactly as in the file."""
+        if not 0 <= index < len(self):
+            raise IndexError(f"record {index} out of range for {self.name} ({len(self)} records)")
+        data = os.pread(self._descriptor(), int(self._lengths[index]), int(self._offsets[index]))
+        return data.decode("utf-8", errors="replace")
 
     def record(self, index: int) -> Any:
         """The parsed record; raises RecordFormatError for a row that held invalid JSON."""
@@ -351,10 +399,17 @@ def _weighted_rows(size: int, weight: float, rng: np.random.Generator) -> np.nda
 
 @dataclass
 class _Row:
+    """One record while indexing: where its text lies in the data file (bytes) and its parsed value.
+
+    `offset` None means the text is not in a file yet (a `datasets` row): the writer appends `raw` to a
+    sidecar file. `error` is set for invalid JSON (the decoder's message)."""
+
     line: int
-    raw: str
+    offset: int | None
+    length: int
     value: Any = None
-    error: str | None = None  # invalid JSON: the decoder's message
+    error: str | None = None
+    raw: str | None = None
 
 
 class _FatalError(Exception):
@@ -365,12 +420,17 @@ class _FatalError(Exception):
         self.line = line
 
 
-def _write_index(path: Path, rows: Iterable[_Row | _FatalError]) -> None:
+_COLUMNS = ("offset", "length", "line", "id", "n_images", "n_words", "problems", "images")
+
+
+def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: Path, sidecar: Path | None = None) -> None:
+    """Write the index table of `rows`; with `sidecar`, also write the rows' text there (data_file's future name)."""
     import pyarrow as pa
 
     schema = pa.schema(
         [
-            ("json", pa.large_string()),
+            ("offset", pa.int64()),
+            ("length", pa.int64()),
             ("line", pa.int64()),
             ("id", pa.string()),
             ("n_images", pa.int16()),
@@ -380,29 +440,48 @@ def _write_index(path: Path, rows: Iterable[_Row | _FatalError]) -> None:
         ]
     )
     fatal: list[tuple[int, str]] = []
-    columns: dict[str, list] = {name: [] for name in schema.names}
+    columns: dict[str, list] = {name: [] for name in _COLUMNS}
     batches = []
-    for row in rows:
-        if isinstance(row, _FatalError):
-            fatal.append((row.line, str(row)))
-            continue
-        for name, value in zip(schema.names, _columns_of(row, len(batches) * _BATCH_ROWS + len(columns["json"]))):
-            columns[name].append(value)
-        if len(columns["json"]) == _BATCH_ROWS:
-            batches.append(pa.record_batch([columns[n] for n in schema.names], schema=schema))
-            columns = {name: [] for name in schema.names}
-    batches.append(pa.record_batch([columns[n] for n in schema.names], schema=schema))
-    schema = schema.with_metadata({"fatal_errors": json.dumps(fatal), "index_version": str(INDEX_VERSION)})
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+    count = 0
+    sink = open(sidecar, "wb") if sidecar is not None else None
+    try:
+        for row in rows:
+            if isinstance(row, _FatalError):
+                fatal.append((row.line, str(row)))
+                continue
+            if row.offset is None:
+                data = row.raw.encode("utf-8")
+                row.offset, row.length = sink.tell(), len(data)
+                sink.write(data + b"\n")
+            for name, value in zip(_COLUMNS, _columns_of(row, count)):
+                columns[name].append(value)
+            count += 1
+            if len(columns["offset"]) == _BATCH_ROWS:
+                batches.append(pa.record_batch([columns[n] for n in _COLUMNS], schema=schema))
+                columns = {name: [] for name in _COLUMNS}
+    finally:
+        if sink is not None:
+            sink.close()
+    batches.append(pa.record_batch([columns[n] for n in _COLUMNS], schema=schema))
+    stat = (sidecar or data_file).stat()
+    schema = schema.with_metadata(
+        {
+            "fatal_errors": json.dumps(fatal),
+            "index_version": str(INDEX_VERSION),
+            "data_file": str(data_file),
+            "data_stat": json.dumps([stat.st_size, stat.st_mtime_ns]),
+        }
+    )
+    with pa.OSFile(str(path), "wb") as out, pa.ipc.new_file(out, schema) as writer:
         for batch in batches:
             writer.write_batch(batch.replace_schema_metadata(schema.metadata))
 
 
 def _columns_of(row: _Row, position: int) -> tuple:
-    """(json, line, id, n_images, n_words, problems, images) of one row."""
+    """The values of `_COLUMNS` for one row."""
     fallback_id = f"#{position}"
     if row.error is not None:
-        return row.raw, row.line, fallback_id, -1, 0, json.dumps([("invalid_json", row.error)]), None
+        return row.offset, row.length, row.line, fallback_id, -1, 0, json.dumps([("invalid_json", row.error)]), None
     record = row.value
     problems = structural_problems(record)
     record_id = fallback_id
@@ -416,7 +495,8 @@ def _columns_of(row: _Row, position: int) -> tuple:
         except ConversationError:
             pass
         n_words = _count_words(record.get("conversations"))
-    return row.raw, row.line, record_id, n_images, n_words, json.dumps(problems) if problems else None, images
+    problems_text = json.dumps(problems) if problems else None
+    return row.offset, row.length, row.line, record_id, n_images, n_words, problems_text, images
 
 
 def _count_words(conversations: Any) -> int:
@@ -431,52 +511,57 @@ def _count_words(conversations: Any) -> int:
     return total
 
 
+_BOM = b"\xef\xbb\xbf"
+
+
 def _file_rows(path: Path) -> Iterator[_Row | _FatalError]:
     from tqdm import tqdm
 
-    with open(path, encoding="utf-8") as handle, tqdm(
+    with open(path, "rb") as probe:
+        head = probe.read(4096)
+    start = len(_BOM) if head.startswith(_BOM) else 0
+    first = head[start:].lstrip()[:1]
+    with tqdm(
         total=path.stat().st_size, unit="B", unit_scale=True, desc=f"indexing {path.name}", leave=False, disable=None
     ) as progress:
-        first = _first_char(handle)
-        handle.seek(0)
-        if first == "[":
-            yield from _json_array_rows(handle, path, progress)
-        elif first == "{" or first == "":
-            yield from _jsonl_rows(handle, path, progress)
+        if first == b"[":
+            with open(path, encoding="utf-8-sig") as handle:
+                yield from _json_array_rows(handle, path, progress, start)
+        elif first in (b"{", b""):
+            with open(path, "rb") as handle:
+                yield from _jsonl_rows(handle, path, progress)
         else:
             yield _FatalError(1, f"{path}: starts with {first!r}; LLaVA data is a JSON array of records or JSON lines")
 
 
-def _first_char(handle) -> str:
-    while True:
-        char = handle.read(1)
-        if not char or not char.isspace():
-            return char
-
-
 def _jsonl_rows(handle, path: Path, progress) -> Iterator[_Row | _FatalError]:
+    offset = 0
     for number, line in enumerate(handle, start=1):
         progress.update(len(line))
-        text = line.strip()
-        if not text:
+        begin, offset = offset, offset + len(line)
+        if number == 1 and line.startswith(_BOM):
+            line, begin = line[len(_BOM) :], begin + len(_BOM)
+        content = line.strip()
+        if not content:
             continue
+        begin += len(line) - len(line.lstrip())
         try:
-            yield _Row(number, text, json.loads(text))
-        except json.JSONDecodeError as error:
+            yield _Row(number, begin, len(content), json.loads(content))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
             if number == 1 and path.suffix == ".json":
                 yield _FatalError(
                     1,
                     f"{path}:1: starts with '{{' but line 1 is not a complete JSON object ({error}); LLaVA data is "
-                    f"a JSON array of records ([...]) or JSON lines (one record per line)"
+                    f"a JSON array of records ([...]) or JSON lines (one record per line)",
                 )
                 return
-            yield _Row(number, text, error=f"line {number} is not valid JSON: {error}")
+            yield _Row(number, begin, len(content), error=f"line {number} is not valid JSON: {error}")
 
 
-def _json_array_rows(handle, path: Path, progress) -> Iterator[_Row | _FatalError]:
-    """Stream a top-level JSON array record by record, keeping each record's exact source text."""
+def _json_array_rows(handle, path: Path, progress, start_byte: int) -> Iterator[_Row | _FatalError]:
+    """Stream a top-level JSON array record by record, noting each record's byte range in the file."""
     decoder = json.JSONDecoder()
-    cursor = _Cursor(handle, progress)
+    cursor = _Cursor(handle, progress, start_byte)
     cursor.skip_space()
     cursor.expect("[")
     cursor.skip_space()
@@ -499,7 +584,8 @@ def _json_array_rows(handle, path: Path, progress) -> Iterator[_Row | _FatalErro
             if end == len(cursor.buf) and cursor.more():  # a number could continue in the next chunk
                 continue
             break
-        yield _Row(line, cursor.buf[start:end], value)
+        offset = cursor.byte_at(start)
+        yield _Row(line, offset, cursor.byte_at(end) - offset, value)
         cursor.pos = end
         cursor.skip_space()
         separator = cursor.peek()
@@ -520,9 +606,9 @@ def _array_error(path: Path, cursor: _Cursor, pos: int, message: str) -> _FatalE
 
 
 class _Cursor:
-    """A growing window over a text file with line counting, for streaming a JSON array."""
+    """A growing window over a text file with line counting and character→byte offsets."""
 
-    def __init__(self, handle, progress):
+    def __init__(self, handle, progress, start_byte: int = 0):
         self.handle = handle
         self.progress = progress
         self.buf = ""
@@ -530,6 +616,8 @@ class _Cursor:
         self.eof = False
         self._line = 1  # line number at _counted
         self._counted = 0
+        self._byte_mark = start_byte  # byte offset in the file of buf[_byte_mark_pos]
+        self._byte_mark_pos = 0
         self.more()
 
     def more(self) -> bool:
@@ -540,7 +628,7 @@ class _Cursor:
         if not chunk:
             self.eof = True
             return False
-        self.progress.update(len(chunk.encode("utf-8")) if not chunk.isascii() else len(chunk))
+        self.progress.update(len(chunk) if chunk.isascii() else len(chunk.encode("utf-8")))
         self.buf += chunk
         return True
 
@@ -569,12 +657,21 @@ class _Cursor:
             return self._line
         return self._line - self.buf.count("\n", pos, self._counted)
 
+    def byte_at(self, pos: int) -> int:
+        """Byte offset in the file of buf[pos]; positions must be asked for in increasing order."""
+        piece = self.buf[self._byte_mark_pos : pos]
+        self._byte_mark += len(piece) if piece.isascii() else len(piece.encode("utf-8"))
+        self._byte_mark_pos = pos
+        return self._byte_mark
+
     def compact(self) -> None:
         """Drop consumed text so memory stays bounded by the largest record plus one chunk."""
         if self.pos > _CHUNK_CHARS:
             self.line_at(self.pos)
+            self.byte_at(self.pos)
             self.buf = self.buf[self.pos :]
             self._counted -= self.pos
+            self._byte_mark_pos -= self.pos
             self.pos = 0
 
     def trailing(self, path: Path) -> Iterator[_FatalError]:
@@ -586,6 +683,6 @@ class _Cursor:
 def _dataset_rows(dataset: Any) -> Iterator[_Row]:
     from tqdm import tqdm
 
-    for position, row in enumerate(tqdm(dataset, desc="indexing dataset", leave=False, disable=None)):
+    for row in tqdm(dataset, desc="indexing dataset", leave=False, disable=None):
         record = {key: value for key, value in dict(row).items() if value is not None}
-        yield _Row(0, json.dumps(record, ensure_ascii=False), record)
+        yield _Row(0, None, 0, record, raw=json.dumps(record, ensure_ascii=False))
