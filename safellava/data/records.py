@@ -32,7 +32,7 @@ from safellava.data.conversation import ConversationError, record_images
 from safellava.data.validate import structural_problems
 
 # Bump when the index layout or the structural checks stored in it change: old caches are then rebuilt.
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _BATCH_ROWS = 8192
 _CHUNK_CHARS = 1 << 22  # characters read per step when streaming a JSON array
 
@@ -71,6 +71,10 @@ class RecordSource(Protocol):
     def n_images(self) -> np.ndarray: ...
     @property
     def n_words(self) -> np.ndarray: ...
+    @property
+    def n_chars(self) -> np.ndarray: ...
+    @property
+    def n_turns(self) -> np.ndarray: ...
     @property
     def fatal_errors(self) -> list[FatalError]: ...
     def image_paths(self, index: int) -> list[str]: ...
@@ -229,6 +233,8 @@ class RecordsIndex:
         self._lines = table.column("line").to_numpy()
         self._n_images = table.column("n_images").to_numpy()
         self._n_words = table.column("n_words").to_numpy()
+        self._n_chars = table.column("n_chars").to_numpy()
+        self._n_turns = table.column("n_turns").to_numpy()
         self._problem_mask = table.column("problems").is_valid().to_numpy(zero_copy_only=False)
 
     def __getstate__(self) -> dict:
@@ -310,8 +316,18 @@ class RecordsIndex:
 
     @property
     def n_words(self) -> np.ndarray:
-        """Whitespace-separated words over all turns: a cheap length estimate."""
+        """Whitespace-separated words over all turns (with n_chars and n_turns: a cheap length estimate)."""
         return self._n_words
+
+    @property
+    def n_chars(self) -> np.ndarray:
+        """Characters over all turns."""
+        return self._n_chars
+
+    @property
+    def n_turns(self) -> np.ndarray:
+        """Turns in the conversation (0 when malformed)."""
+        return self._n_turns
 
     @property
     def fatal_errors(self) -> list[FatalError]:
@@ -335,6 +351,8 @@ class MixedRecords:
         self._row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         self._n_images = np.concatenate([p.n_images[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
         self._n_words = np.concatenate([p.n_words[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
+        self._n_chars = np.concatenate([p.n_chars[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
+        self._n_turns = np.concatenate([p.n_turns[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
         self._problem_mask = (
             np.concatenate([p.problem_mask[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0, bool)
         )
@@ -381,6 +399,14 @@ class MixedRecords:
         return self._n_words
 
     @property
+    def n_chars(self) -> np.ndarray:
+        return self._n_chars
+
+    @property
+    def n_turns(self) -> np.ndarray:
+        return self._n_turns
+
+    @property
     def fatal_errors(self) -> list[FatalError]:
         return [error for part in self.parts for error in part.fatal_errors]
 
@@ -420,7 +446,7 @@ class _FatalError(Exception):
         self.line = line
 
 
-_COLUMNS = ("offset", "length", "line", "id", "n_images", "n_words", "problems", "images")
+_COLUMNS = ("offset", "length", "line", "id", "n_images", "n_words", "n_chars", "n_turns", "problems", "images")
 
 
 def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: Path, sidecar: Path | None = None) -> None:
@@ -435,6 +461,8 @@ def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: P
             ("id", pa.string()),
             ("n_images", pa.int16()),
             ("n_words", pa.int32()),
+            ("n_chars", pa.int64()),
+            ("n_turns", pa.int32()),
             ("problems", pa.string()),
             ("images", pa.string()),
         ]
@@ -481,11 +509,12 @@ def _columns_of(row: _Row, position: int) -> tuple:
     """The values of `_COLUMNS` for one row."""
     fallback_id = f"#{position}"
     if row.error is not None:
-        return row.offset, row.length, row.line, fallback_id, -1, 0, json.dumps([("invalid_json", row.error)]), None
+        return row.offset, row.length, row.line, fallback_id, -1, 0, 0, 0, json.dumps([("invalid_json", row.error)]), None
     record = row.value
     problems = structural_problems(record)
     record_id = fallback_id
-    n_images, n_words, images = -1, 0, None
+    n_images, images = -1, None
+    n_words, n_chars, n_turns = 0, 0, 0
     if isinstance(record, dict):
         if record.get("id") not in (None, ""):
             record_id = str(record["id"])
@@ -494,21 +523,23 @@ def _columns_of(row: _Row, position: int) -> tuple:
             n_images, images = len(paths), "\n".join(paths) or None
         except ConversationError:
             pass
-        n_words = _count_words(record.get("conversations"))
+        n_words, n_chars, n_turns = _text_size(record.get("conversations"))
     problems_text = json.dumps(problems) if problems else None
-    return row.offset, row.length, row.line, record_id, n_images, n_words, problems_text, images
+    return row.offset, row.length, row.line, record_id, n_images, n_words, n_chars, n_turns, problems_text, images
 
 
-def _count_words(conversations: Any) -> int:
+def _text_size(conversations: Any) -> tuple[int, int, int]:
+    """(words, characters, turns) of a conversation, for length estimates."""
     if not isinstance(conversations, list):
-        return 0
-    total = 0
+        return 0, 0, 0
+    words = chars = 0
     for turn in conversations:
         if isinstance(turn, dict):
             text = turn.get("value", turn.get("content"))
             if isinstance(text, str):
-                total += len(text.split())
-    return total
+                words += len(text.split())
+                chars += len(text)
+    return words, chars, len(conversations)
 
 
 _BOM = b"\xef\xbb\xbf"
