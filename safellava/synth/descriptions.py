@@ -96,7 +96,8 @@ def describe(scene: Scene, rng: random.Random, policy: RevealPolicy = DESCRIPTIO
     person = scene.person
     reveal = policy.draw(rng)
     # Race, eye colour and weight go either into the noun phrase or into their own sentence.
-    in_noun = frozenset(a for a in reveal if a in ("age", "gender") or rng.random() < 0.5)
+    # sorted(): iterating a frozenset follows string hashes, which differ per process (PYTHONHASHSEED).
+    in_noun = frozenset(a for a in sorted(reveal) if a in ("age", "gender") or rng.random() < 0.5)
     pron = pronouns(person, reveal)
     who = article(person_noun(person, in_noun, rng))
     doing = action_phrase(person, pron)
