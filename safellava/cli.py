@@ -14,7 +14,7 @@ import sys
 from safellava.errors import UserError
 
 # Order is the order shown in --help.
-COMMAND_GROUPS = ("model", "data", "synth", "prism")
+COMMAND_GROUPS = ("model", "data", "synth", "prism", "export", "privacy")
 
 
 def build_parser() -> argparse.ArgumentParser:

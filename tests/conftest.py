@@ -36,3 +36,11 @@ def tiny_llava():
     recipe = load_model_recipe("tiny")
     model, processor = build_llava(recipe, seed=0)
     return recipe, model, processor
+
+
+@pytest.fixture(scope="session")
+def small_world(tmp_path_factory):
+    """A small synthetic world (images, stage-1/2 data, PRISM tasks), generated once per session."""
+    from safellava.synth import generate_world
+
+    return generate_world(tmp_path_factory.mktemp("world"), seed=0, n_train_images=24, n_eval_images=4)

@@ -4,12 +4,14 @@
    lengths together), from `safellava.data.sampler`.
 2. An optional separate learning rate for the projector (LLaVA LoRA: 2e-4 for adapters, 2e-5 projector).
 3. A tokens/s figure in every log line, for the trackers.
+4. Weight loading on resume and for the best checkpoint that honours transformers' key conversion.
 The training loop itself is Trainer's, untouched.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import torch
 from transformers import Trainer
@@ -54,6 +56,22 @@ class LlavaTrainer(Trainer):
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
 
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
+        model = self.model if model is None else model
+        if not self._needs_converted_loading(resume_from_checkpoint, model):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        _load_weights_through_from_pretrained(model, resume_from_checkpoint)
+
+    def _load_best_model(self) -> None:
+        if not self._needs_converted_loading(self.state.best_model_checkpoint, self.model):
+            return super()._load_best_model()
+        _load_weights_through_from_pretrained(self.model, self.state.best_model_checkpoint)
+
+    def _needs_converted_loading(self, folder: str, model) -> bool:
+        # DeepSpeed restores its own engine states and peft its adapter files: both use in-memory key names.
+        plain = not (self.is_deepspeed_enabled or self.is_fsdp_enabled or hasattr(model, "peft_config"))
+        return plain and Path(folder, "config.json").exists()
+
     def log(self, logs: dict[str, float], *args, **kwargs) -> None:
         seen = self.state.num_input_tokens_seen
         now = time.monotonic()
@@ -63,3 +81,14 @@ class LlavaTrainer(Trainer):
             logs["tokens_per_second"] = round((seen - last_seen) / (now - last_time), 1)
         self._last_log = (now, seen)
         super().log(logs, *args, **kwargs)
+
+
+def _load_weights_through_from_pretrained(model, folder: str) -> None:
+    """transformers saves LLaVA in the hub layout (`language_model.model.*`, `multi_modal_projector.*`) but
+    Trainer's resume loads that file with `load_state_dict(strict=False)`, without renaming keys back to
+    the in-memory layout (`model.language_model.*`): nothing matches, a warning is logged, and training
+    silently continues from the current weights. `from_pretrained` applies the renaming; copy from it."""
+    dtype = next(model.parameters()).dtype
+    saved = type(model).from_pretrained(folder, dtype=dtype)
+    model.load_state_dict(saved.state_dict(), strict=True)
+    del saved
