@@ -52,9 +52,9 @@ def words_after(text: str, pos: int, limit: int, stop_at_comma: bool = False) ->
     return out
 
 
-def words_before(text: str, pos: int, limit: int, stop_at_comma: bool = False, window: int = 240) -> list[Word]:
+def words_before(text: str, pos: int, limit: int, stop_at_comma: bool = False) -> list[Word]:
     """Up to `limit` words before `pos`, nearest first, stopping at a clause break (and a comma if asked)."""
-    lo = max(0, pos - window)
+    lo = max(0, pos - 16 * limit - 16)  # enough characters for `limit` ordinary words
     found = [m for m in WORD_RE.finditer(text, lo, pos)]
     if found and lo > 0 and found[0].start() == lo:
         found = found[1:]  # the window may have cut a word in half
