@@ -83,3 +83,18 @@ def test_pad_to_square_uses_the_mean_colour_and_resize_uses_the_processor():
     assert ImagePreprocessor(processor).blank().abs().max() < 0.02
     with pytest.raises(ValueError, match="image_aspect 'crop'"):
         ImagePreprocessor(processor, "crop")
+
+
+def test_the_synthetic_worlds_data_is_clean_for_both_stages(tmp_path):
+    """The synth package's raw stage-1/stage-2 files pass every check with the stage's template."""
+    from safellava.data.check import check_records
+    from safellava.synth import generate_world
+
+    world = generate_world(tmp_path / "world", seed=0, n_train_images=6, n_eval_images=2, image_size=32)
+    tokenizer = tokenizers()["llama_sp"]
+    for records, template in ((world.pretrain, "plain"), (world.finetune, "vicuna_v1")):
+        report = check_records(
+            records, world.image_folder, tokenizer=tokenizer, template=template, image_token_count=16,
+            model_max_length=2048, cache_dir=tmp_path / "cache", progress=False,
+        )
+        assert report.problems == [] and report.records_seen > 0
