@@ -140,3 +140,8 @@ def test_unknown_sources_get_a_clear_error(tmp_path):
     source = open_records(path, cache_dir=tmp_path / "cache")
     assert "JSON array of records" in source.fatal_errors[0].detail
     assert np.asarray(source.n_images).size == 0
+
+
+def test_a_missing_hub_dataset_says_what_was_tried(tmp_path):
+    with pytest.raises(RecordFormatError, match="loading it as the Hub dataset 'nobody/nothing'"):
+        open_records("nobody/nothing", cache_dir=tmp_path / "cache")

@@ -161,3 +161,28 @@ def test_cli_check_with_a_tokenizer_and_a_clean_file(tmp_path, capsys):
     assert main(args + ["--tokenizer", str(TOKENIZER_DIRS["qwen_bpe"]), "--template", "qwen_1_5",
                         "--image-token-count", "8", "--model-max-length", "512"]) == 2  # no <image> token
     assert "has no '<image>' token" in capsys.readouterr().err
+
+
+def test_a_broken_json_array_is_reported_and_never_trained_on(tmp_path):
+    text = json.dumps([GOOD_TEXT, GOOD_TEXT, GOOD_TEXT], indent=1)
+    cut = text.rindex("{")
+    path = tmp_path / "broken.json"
+    path.write_text(text[:cut] + "{oops" + text[cut + 1 :], encoding="utf-8")
+    report = check_records(path, None, cache_dir=tmp_path / "cache", progress=False)
+    (problem,) = report.problems
+    assert problem.kind == "invalid_json" and problem.id == "<file>"
+    assert problem.line == text[:cut].count("\n") + 1
+    with pytest.raises(DataValidationError, match="records after this point could not be read"):
+        SupervisedDataset(path, "qwen_1_5", tokenizers()["qwen_bpe"], image_processor(), None, 4, 256,
+                          cache_dir=tmp_path / "cache", progress=False)
+
+
+def test_cli_check_with_a_model_recipe(tmp_path, capsys):
+    """--model-recipe takes the tokenizer, template and image-token count (16 for `tiny`) from the recipe."""
+    write_image(tmp_path / "images" / "ok.png")
+    path = write_json(tmp_path / "d.json", [GOOD_IMAGE, image_record("long", "ok.png", "q", "word " * 40)])
+    args = ["data", "check", str(path), "--image-folder", str(tmp_path / "images"), "--cache-dir", str(tmp_path / "c"),
+            "--model-recipe", "tiny", "--model-max-length", "120"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "id=long too_long" in out and "(16 of them image tokens)" in out and "id=good" not in out

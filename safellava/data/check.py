@@ -98,7 +98,7 @@ def check_records(
                 problems.append(extra)
         return problems
 
-    for problems in _threaded(check_one, range(len(source)), workers, progress, "checking records"):
+    for problems in map_threaded(check_one, range(len(source)), workers, progress, "checking records"):
         dropped = any(problem.kind != "too_long" for problem in problems)
         report.add(problems, dropped=dropped)
         if problems and not dropped:
@@ -130,8 +130,9 @@ def image_token_id_of(tokenizer: Any, image_token: str = "<image>") -> int:
     return tokenizer.convert_tokens_to_ids(image_token)
 
 
-def _threaded(function: Callable[[int], Any], indices: Iterable[int], workers: int, progress: bool, desc: str) -> Iterator[Any]:
-    """`function` over indices in order, on a thread pool (file checks and Pillow decoding release the GIL)."""
+def map_threaded(function: Callable[[int], Any], indices: Iterable[int], workers: int, progress: bool, desc: str) -> Iterator[Any]:
+    """`function` over indices, results in order, on a thread pool (stat calls and Pillow decoding release
+    the GIL), with a progress bar; submits blocks of indices so 665K records never become 665K futures."""
     from tqdm import tqdm
 
     indices = np.fromiter(indices, dtype=np.int64)

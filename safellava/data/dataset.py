@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from safellava.data.check import fatal_problems, image_token_id_of, record_problems, _threaded
+from safellava.data.check import fatal_problems, image_token_id_of, record_problems, map_threaded
 from safellava.data.conversation import parse_turns
 from safellava.data.images import ImageLoadError, ImagePreprocessor, load_image
 from safellava.data.records import RecordSource, open_records
@@ -97,7 +97,7 @@ class SupervisedDataset(torch.utils.data.Dataset):
         suspects = np.flatnonzero(self.source.problem_mask | (self.source.n_images > 0))
         bad = np.zeros(len(self.source), dtype=bool)
         check = lambda index: record_problems(self.source, index, self.image_folder, image_check)  # noqa: E731
-        for index, problems in zip(suspects, _threaded(check, suspects, workers, progress, "validating records")):
+        for index, problems in zip(suspects, map_threaded(check, suspects, workers, progress, "validating records")):
             if problems:
                 if self.validation == "strict":
                     raise DataValidationError(problems[0])
@@ -127,8 +127,7 @@ class SupervisedDataset(torch.utils.data.Dataset):
         return len(self._kept)
 
     def __getitem__(self, position: int) -> dict[str, Any]:
-        for attempt in range(len(self)):
-            candidate = self._next_of_same_modality(position, attempt)
+        for candidate in self._same_modality_from(position):
             if candidate in self._failed:
                 continue
             item = self._build(candidate)
@@ -136,12 +135,13 @@ class SupervisedDataset(torch.utils.data.Dataset):
                 return item
         raise RuntimeError(f"no usable sample left in the dataset ({self.report.records_dropped} records dropped)")
 
-    def _next_of_same_modality(self, position: int, attempt: int) -> int:
-        """`position` itself first; then the following samples with the same modality (image / text-only)."""
-        if attempt == 0:
-            return position
+    def _same_modality_from(self, position: int):
+        """`position` itself, then the following samples of the same modality (image / text-only), cyclically."""
+        yield position
         same = np.flatnonzero(self._has_image == self._has_image[position])
-        return int(same[(np.searchsorted(same, position) + attempt) % len(same)])
+        start = int(np.searchsorted(same, position))
+        for step in range(1, len(same)):
+            yield int(same[(start + step) % len(same)])
 
     def _build(self, position: int) -> dict[str, Any] | None:
         record = self.source.record(int(self._kept[position]))

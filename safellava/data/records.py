@@ -127,7 +127,14 @@ def open_source(spec: str | Path, *, cache_dir: str | Path | None = None) -> Rec
         import datasets
 
         repo, _, split = text.partition(":")
-        return index_hf_dataset(datasets.load_dataset(repo, split=split or "train"), name=text, cache_dir=cache_dir)
+        try:
+            dataset = datasets.load_dataset(repo, split=split or "train")
+        except Exception as error:  # the Hub's errors vary (offline, missing repo, bad split): say what was tried
+            raise RecordFormatError(
+                f"data source {text!r} is not a local file or folder, and loading it as the Hub dataset {repo!r} "
+                f"(split {split or 'train'!r}) failed: {error}"
+            ) from error
+        return index_hf_dataset(dataset, name=text, cache_dir=cache_dir)
     raise RecordFormatError(
         f"data source {text!r} is not an existing file or folder, an hf://datasets/<owner>/<name>/<file> path, "
         f"or a Hub dataset id <owner>/<name>[:split]"
