@@ -105,6 +105,11 @@ class SupervisedDataset(torch.utils.data.Dataset):
                 bad[index] = True
         if self.report.records_dropped:
             logger.warning("data validation skipped records:\n%s", self.report.summary())
+        if bad.all():
+            raise ValueError(
+                f"no usable record in {getattr(self.source, 'name', self.source)}:\n{self.report.summary()}\n"
+                f"run `safellava data check` on it to list the problems"
+            )
         return np.flatnonzero(~bad)
 
     def _lazy_problem(self, position: int, kind: str, detail: str) -> None:
