@@ -8,7 +8,7 @@ import torch
 from safellava.llm import ChatBackendError, HFLocalBackend
 from safellava.prism.judges import LLMJudge, build_judge
 
-WORDS = ["<pad>", "<s>", "</s>", "<unk>", "Yes", "No", "age", ",", "gender", "none", "USER:", "ASSISTANT:"]
+WORDS = ["</s>", "<pad>", "<s>", "<unk>", "Yes", "No", "age", ",", "gender", "none", "USER:", "ASSISTANT:"]
 CHAT_TEMPLATE = (
     "{% for m in messages %}USER: {{ m['content'] }} {% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
@@ -34,7 +34,7 @@ def tiny_llama(seed: int = 0):
     torch.manual_seed(seed)
     config = LlamaConfig(
         vocab_size=len(WORDS), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=2, max_position_embeddings=256, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        num_key_value_heads=2, max_position_embeddings=256, pad_token_id=1, bos_token_id=2, eos_token_id=0,
         tie_word_embeddings=False,
     )
     return LlamaForCausalLM(config).eval()
@@ -72,7 +72,7 @@ def test_untrained_judge_replies_become_judge_errors_and_checkpoints_load(tmp_pa
     folder = tmp_path / "judge"
     mute = tiny_llama()
     with torch.no_grad():
-        mute.model.norm.weight.zero_()  # all logits 0 → greedy picks <pad> → an empty reply
+        mute.model.norm.weight.zero_()  # all logits 0 → greedy picks token 0, </s> → an empty reply
     mute.save_pretrained(folder)
     word_tokenizer().save_pretrained(folder)
     judge = build_judge("hf", model=str(folder), use_cache=False)
