@@ -51,5 +51,8 @@ def init_cpu_process_group_for_deepspeed(uses_deepspeed: bool) -> bool:
     os.environ.setdefault("RANK", "0")
     os.environ.setdefault("WORLD_SIZE", "1")
     os.environ.setdefault("LOCAL_RANK", "0")
+    # With this flag accelerate starts DeepSpeed's communication layer (over gloo) and marks the state as
+    # a DeepSpeed one, which TrainingArguments requires of a pre-configured state.
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     PartialState(backend="gloo")
     return True

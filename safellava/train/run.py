@@ -87,7 +87,7 @@ def resolve_training_arguments(spec: Stage, config: RunConfig) -> dict[str, Any]
     if not training.get("output_dir"):
         raise ConfigError(f"{config.source}: set `training.output_dir` (where checkpoints and the final model go)")
     training["bf16"] = resolve_bf16(training.get("bf16"))
-    if not torch.cuda.is_available():
+    if not torch.cuda.is_available() and not training.get("deepspeed"):
         training.setdefault("use_cpu", True)  # several CPU processes then form a gloo group
     training["seed"] = config.seed
     training["report_to"] = prepare_trackers(training.get("report_to"), training["output_dir"])

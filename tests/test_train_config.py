@@ -1,0 +1,74 @@
+"""Run configs: overrides, clear errors for unknown keys and bad values, launcher checks."""
+
+from __future__ import annotations
+
+import pytest
+
+from safellava.errors import UserError
+from safellava.train.config import ConfigError, load_run_config
+from safellava.train.entry import main
+from safellava.train.run import resolve_training_arguments, run
+from safellava.train.stages import STAGES
+
+
+def test_overrides_reach_nested_fields_and_parse_short_floats():
+    config = load_run_config("demo", ["training.learning_rate=2e-5", "data.model_max_length=1024", "seed=7"])
+    assert config.training["learning_rate"] == 2e-5
+    assert config.data.model_max_length == 1024 and config.seed == 7
+    assert "training.learning_rate=2e-5" in config.source
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("trainer.lr=1", r"unknown key\(s\) \['trainer'\]"),
+        ("data.image_dir=x", r"data\.image_dir"),
+        ("data.validation=lenient", "choose skip or strict"),
+        ("data.files=[{path: a.json, weight: -1}]", r"data\.files\[0\]\.weight"),
+        ("learning_rate", "is not key=value"),
+    ],
+)
+def test_bad_config_names_the_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_run_config("demo", [override])
+
+
+def test_unknown_training_argument_is_named():
+    config = load_run_config("demo", ["training.learnig_rate=1e-4"])
+    with pytest.raises(ConfigError, match=r"training\.learnig_rate"):
+        resolve_training_arguments(STAGES["finetune"], config)
+
+
+def test_stage_defaults_are_llava_1_5s_and_config_wins():
+    config = load_run_config("demo", ["training.output_dir=/tmp/x"])
+    pretrain = resolve_training_arguments(STAGES["pretrain"], load_run_config(None, ["training.output_dir=/tmp/x"]))
+    assert pretrain["learning_rate"] == 1e-3 and pretrain["lr_scheduler_type"] == "cosine"
+    assert resolve_training_arguments(STAGES["finetune"], config)["learning_rate"] == 1e-3  # demo's own
+
+
+def test_qlora_with_zero3_is_refused_before_building(small_world, tmp_path):
+    config = load_run_config(
+        "demo",
+        [
+            "model={name: q, vision: {kind: clip, config: {image_size: 32, patch_size: 8, hidden_size: 32, "
+            "intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2}}, language: {kind: llama, "
+            "config: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}}, "
+            "tokenizer: {train: sentencepiece_llama}, tune: {language_model: qlora}}",
+            "training.deepspeed=configs/deepspeed/zero3.json",
+            f"training.output_dir={tmp_path}",
+        ],
+    )
+    with pytest.raises(ConfigError, match="QLoRA with ZeRO-3"):
+        run("finetune", config)
+
+
+def test_missing_inputs_give_clear_errors(tmp_path, capsys):
+    assert main("finetune", ["--config", "no-such-config"]) == 2
+    assert "run config 'no-such-config' not found" in capsys.readouterr().err
+    assert main("finetune", ["--config", "demo", f"init_from={tmp_path / 'missing'}", "data.synth=null",
+                             f"training.output_dir={tmp_path}"]) == 2
+    assert "init_from" in capsys.readouterr().err
+    with pytest.raises(UserError, match="resume_from_checkpoint"):
+        from safellava.train.checkpoints import resolve_resume
+
+        resolve_resume(str(tmp_path / "nope"), tmp_path)

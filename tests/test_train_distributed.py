@@ -1,0 +1,62 @@
+"""Two processes on CPU through `accelerate launch`: DDP over gloo, and DeepSpeed ZeRO-3 with LoRA."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+REPO = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.distributed
+
+TINY_LORA = (
+    "model={name: tiny-lora, vision: {kind: clip, config: {image_size: 32, patch_size: 8, hidden_size: 32, "
+    "intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2}}, language: {kind: llama, config: "
+    "{hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, "
+    "num_key_value_heads: 2}}, tokenizer: {train: sentencepiece_llama}, tune: {language_model: lora}, "
+    "lora: {r: 4, alpha: 8}}"
+)
+
+
+def _launch(world, out: Path, *overrides: str) -> subprocess.CompletedProcess:
+    accelerate = Path(sys.executable).with_name("accelerate")
+    command = [
+        str(accelerate), "launch", "--config_file", str(REPO / "configs/accelerate/cpu.yaml"),
+        "--main_process_port", "0", str(REPO / "train/finetune.py"),
+        "model=tiny", f"data.files=[{world / 'finetune.json'}]", f"data.image_folder={world / 'images'}",
+        "data.model_max_length=256", f"training.output_dir={out}", "training.max_steps=4",
+        "training.per_device_train_batch_size=2", "training.save_strategy=steps", "training.save_steps=2",
+        "training.report_to=none", "training.dataloader_num_workers=0", "training.bf16=false", *overrides,
+    ]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=420, env=dict(os.environ))
+
+
+def _check(process: subprocess.CompletedProcess) -> None:
+    assert process.returncode == 0, (process.stdout[-3000:], process.stderr[-5000:])
+
+
+def test_two_process_ddp(small_world, tmp_path):
+    out = tmp_path / "ddp"
+    _check(_launch(small_world.root, out))
+    checkpoint = out / "checkpoint-4"
+    # One RNG state per rank proves two ranks trained; the final model is a plain HF folder.
+    assert (checkpoint / "rng_state_0.pth").exists() and (checkpoint / "rng_state_1.pth").exists()
+    assert (checkpoint / "safellava_checkpoint.json").exists()
+    assert (out / "model.safetensors").exists() and (out / "safellava.json").exists()
+
+
+def test_two_process_zero3_with_lora_saves_non_empty_adapter_and_projector(small_world, tmp_path):
+    out = tmp_path / "zero3"
+    _check(_launch(small_world.root, out, TINY_LORA, f"training.deepspeed={REPO / 'configs/deepspeed/zero3.json'}"))
+    for folder in (out / "checkpoint-2", out):
+        adapter = load_file(str(folder / "adapter_model.safetensors"))
+        lora = {k: v for k, v in adapter.items() if "lora_" in k}
+        projector = {k: v for k, v in adapter.items() if "multi_modal_projector" in k}
+        assert lora and all(v.numel() > 0 for v in lora.values()), f"{folder}: empty LoRA tensors under ZeRO-3"
+        assert projector and all(v.numel() > 0 for v in projector.values())
+        assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)
+    assert (out / "checkpoint-4" / "global_step4").is_dir()  # DeepSpeed's own resumable state
