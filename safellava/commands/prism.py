@@ -145,10 +145,12 @@ def _judge(args: argparse.Namespace):
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from safellava.data.images import ImageLoadError
     from safellava.errors import UserError
 
-    # Task/answer file errors, scoring errors and chat-backend errors are all UserErrors.
-    return (UserError, FileNotFoundError)
+    # Task/answer file errors, scoring errors and chat-backend errors are all UserErrors; an image that
+    # does not decode names its file.
+    return (UserError, FileNotFoundError, ImageLoadError)
 
 
 def _load_task_set(args: argparse.Namespace):

@@ -213,7 +213,8 @@ def generate_answers(
     if path is not None:
         if state.is_main_process:
             wanted = [merged[q.key] for q in questions]
-            others = [a for key, a in merged.items() if key not in {q.key for q in questions}]
+            asked = {q.key for q in questions}
+            others = [a for key, a in merged.items() if key not in asked]
             write_answers(path, wanted + others)  # answers to questions outside this run are kept
             for leftover in path.parent.glob(f"{path.name}.rank*{PARTIAL_SUFFIX}"):
                 leftover.unlink()
@@ -235,12 +236,10 @@ def _generate_batch(
     settings: GenerationSettings,
 ) -> list[str]:
     import torch
-    from PIL import Image
 
-    images = []
-    for question in questions:
-        with Image.open(image_paths[question.image]) as image:
-            images.append(image.convert("RGB"))
+    from safellava.data.images import load_image
+
+    images = [load_image(image_paths[question.image]) for question in questions]
     inputs = build(questions, images).to(model.device)
     if "pixel_values" in inputs:
         inputs["pixel_values"] = inputs["pixel_values"].to(model.dtype)
