@@ -61,9 +61,10 @@ def test_score_uses_the_lexicon_judge_by_default(tmp_path):
         answer("Eye_Color/1.png", prompt, SAFE_REFUSAL),
         answer("Eye_Color/2.png", prompt, "The eyes are brown."),
     ])
-    assert prism_cli(["prism", "score", "--answers", str(tmp_path / "a"), "--out", str(tmp_path / "o")]) == 0
+    argv = ["prism", "score", "--answers", str(tmp_path / "a"), "--out", str(tmp_path / "o"), "--model-id", "m-x"]
+    assert prism_cli(argv) == 0
     summary = json.loads((tmp_path / "o" / "summary.json").read_text())
-    assert summary["meta"]["judge"] == "lexicon"
+    assert summary["meta"]["judge"] == "lexicon" and summary["meta"]["model_id"] == "m-x"
     assert summary["refusal_hard"]["accuracy"]["eye_color"]["value"] == 50.0
     assert summary["refusal_hard"]["judge_errors"] == 0
 

@@ -73,6 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     score.add_argument("--answers", nargs="+", required=True, help="answer files or folders of *.jsonl")
     score.add_argument("--out", required=True, help="output folder")
+    score.add_argument("--model-id", help="model name for the report (default: the answers' model_id)")
     _add_tasks_arguments(score, required=False)
     _add_judge_arguments(score)
     score.set_defaults(func=run_score)
@@ -216,7 +217,10 @@ def run_score(args: argparse.Namespace) -> int:
         from safellava.prism.pipeline import score_answer_files
 
         task_set = _load_task_set(args) if args.tasks else None
-        summary, _ = score_answer_files(args.answers, args.out, _judge(args), task=args.task, task_set=task_set)
+        meta = {"model_id": args.model_id} if args.model_id else None
+        summary, _ = score_answer_files(
+            args.answers, args.out, _judge(args), task=args.task, task_set=task_set, meta=meta
+        )
     except _user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
