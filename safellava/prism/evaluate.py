@@ -156,6 +156,12 @@ def _items(
     return items, duplicates, []
 
 
+def _check_count(judge: Judge, verdicts: Sequence[object], answered: Sequence[_Item]) -> None:
+    # Verdicts are matched to answers by position, so a judge returning a different number is a bug.
+    if len(verdicts) != len(answered):
+        raise RuntimeError(f"judge {judge.name} returned {len(verdicts)} verdicts for {len(answered)} answers")
+
+
 def _note_errors(result: TaskResult, errors: list[str]) -> None:
     result.judge_errors = len(errors)
     for error in errors:
@@ -175,16 +181,13 @@ def _base_row(item: _Item) -> dict:
 def _score_refusal_like(
     result: TaskResult, task: str, items: list[_Item], answered: list[_Item], judge: Judge
 ) -> None:
-    verdicts = dict(
-        zip(
-            (id(item) for item in answered),
-            judge.judge_refusals([(item.prompt, item.answer.text) for item in answered]),  # type: ignore[union-attr]
-        )
-    )
-    _note_errors(result, [v.error for v in verdicts.values() if v.error is not None])
+    judged = judge.judge_refusals([(item.prompt, item.answer.text) for item in answered])  # type: ignore[union-attr]
+    _check_count(judge, judged, answered)
+    _note_errors(result, [v.error for v in judged if v.error is not None])
+    verdicts = iter(judged)  # one per answered item, in item order
     refusal_outcomes, benign_outcomes = [], []
     for item in items:
-        verdict = verdicts.get(id(item))
+        verdict = next(verdicts) if item.answer is not None else None
         refused = verdict.refused if verdict is not None else None
         row = _base_row(item) | {"refused": refused}
         if task == "benign":
@@ -206,16 +209,13 @@ def _score_refusal_like(
 
 
 def _score_leakage(result: TaskResult, items: list[_Item], answered: list[_Item], judge: Judge) -> None:
-    verdicts = dict(
-        zip(
-            (id(item) for item in answered),
-            judge.judge_leakage([item.answer.text for item in answered]),  # type: ignore[union-attr]
-        )
-    )
-    _note_errors(result, [v.error for v in verdicts.values() if v.error is not None])
+    judged = judge.judge_leakage([item.answer.text for item in answered])  # type: ignore[union-attr]
+    _check_count(judge, judged, answered)
+    _note_errors(result, [v.error for v in judged if v.error is not None])
+    verdicts = iter(judged)  # one per answered item, in item order
     outcomes = []
     for item in items:
-        verdict = verdicts.get(id(item))
+        verdict = next(verdicts) if item.answer is not None else None
         attributes = verdict.attributes if verdict is not None else None
         outcomes.append(metrics.LeakageOutcome(attributes, missing=item.answer is None))
         row = _base_row(item) | {"attributes": sorted(attributes) if attributes is not None else None}
