@@ -72,3 +72,20 @@ def test_missing_inputs_give_clear_errors(tmp_path, capsys):
         from safellava.train.checkpoints import resolve_resume
 
         resolve_resume(str(tmp_path / "nope"), tmp_path)
+
+
+def test_every_shipped_run_config_resolves_with_its_model_recipe():
+    from pathlib import Path
+
+    from safellava.model import load_model_recipe
+    from safellava.model.summary import recipe_parameter_report
+
+    configs = sorted(Path("configs/recipes").glob("*.yaml"))
+    assert len(configs) >= 8
+    for path in configs:
+        config = load_run_config(str(path))
+        stage = "pretrain" if "pretrain" in path.name else "finetune"
+        training = resolve_training_arguments(STAGES[stage], config)
+        recipe = load_model_recipe(config.model)
+        assert training["output_dir"] and config.data.files, path
+        assert recipe_parameter_report(recipe).trainable > 0, path

@@ -132,15 +132,38 @@ def resolve_recipe_path(path_or_name: str | Path) -> Path:
 
 
 def load_model_recipe(path_or_name: str | Path | dict) -> ModelRecipe:
-    """Read and validate a recipe from a YAML path, a recipe name, or an already-parsed dict."""
+    """Read and validate a recipe from a YAML path, a recipe name, or an already-parsed dict.
+
+    A dict with a `recipe` key extends that recipe: `{recipe: llava-1.5-7b, tune: {language_model: lora}}`
+    is LLaVA-1.5-7B with LoRA; nested mappings are merged key by key.
+    """
+    if isinstance(path_or_name, dict) and "recipe" in path_or_name:
+        overrides = {k: v for k, v in path_or_name.items() if k != "recipe"}
+        path = resolve_recipe_path(path_or_name["recipe"])
+        base = _read_yaml(path)
+        return recipe_from_dict(_deep_merge(base, overrides), source=f"{path} extended by the run config")
     if isinstance(path_or_name, dict):
         return recipe_from_dict(path_or_name, source="<dict>")
     path = resolve_recipe_path(path_or_name)
+    return recipe_from_dict(_read_yaml(path), source=str(path))
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     with open(path) as handle:
         data = yaml.safe_load(handle)
     if not isinstance(data, dict):
         raise RecipeError(f"{path}: a model recipe must be a YAML mapping, got {type(data).__name__}")
-    return recipe_from_dict(data, source=str(path))
+    return data
+
+
+def _deep_merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def recipe_from_dict(data: dict[str, Any], source: str) -> ModelRecipe:

@@ -66,7 +66,6 @@ class DataConfig:
     model_max_length: int = 2048  # counts the expanded image tokens
     image_aspect: str | None = None  # pad | resize; default: the model recipe's (pretrain: resize)
     validation: str = "skip"  # skip (count and report) | strict (fail at the first problem)
-    num_workers: int = 2
     # Generate the synthetic world into this folder first if it is missing (the demo's data).
     synth: dict[str, Any] | None = None
 
