@@ -8,7 +8,7 @@ every attribute has a visual cue of at least 2 x 2 units:
 - age: a child is short (about 30 units tall) with a big head; an old person has grey hair, a stoop
   (head pushed forward) and a walking cane; a young adult is tall with dark hair;
 - gender: a man has short hair and trousers; a woman has long hair and a flared dress;
-- race: the skin tone (four well-separated tones);
+- race: the skin tone of face, bare arms and hands (four well-separated tones);
 - eye colour: 2 x 2 coloured irises on white eye patches;
 - weight: the torso width (thin / average / heavy);
 - action: waving raises one arm above the head.
@@ -34,11 +34,12 @@ BACKGROUND_RGB = {"light grey": (222, 222, 222), "beige": (236, 224, 198), "crea
 GROUND_SHADE = 0.85  # the ground band is the background darkened by this factor
 GROUND_Y = 57
 
+# Four tones kept far apart (a linear probe on pixels confused the two lightest when they were closer).
 SKIN_RGB = {
-    "white": (250, 218, 200),
-    "asian": (236, 196, 140),
-    "hispanic": (190, 135, 90),
-    "black": (95, 60, 40),
+    "white": (252, 222, 208),
+    "asian": (226, 182, 112),
+    "hispanic": (168, 112, 70),
+    "black": (84, 52, 36),
 }
 EYE_RGB = {"blue": (30, 110, 255), "brown": (120, 65, 15), "green": (20, 190, 70)}
 EYE_WHITE = (255, 255, 255)
@@ -180,7 +181,8 @@ def _draw_arms(
     else:
         right_hand = (cx + half_width + 2, torso_top + arm_length)
     for shoulder, hand in ((left_shoulder, left_hand), (right_shoulder, right_hand)):
-        canvas.line([shoulder, hand], CLOTHES_RGB, 2)
+        # Bare arms: more skin area makes the skin tone easier to read.
+        canvas.line([shoulder, hand], skin, 2)
         canvas.box(hand[0] - 1, hand[1] - 1, hand[0] + 1, hand[1] + 1, skin)
     if person.age == "old":
         # A walking cane from the lowered left hand to the ground.

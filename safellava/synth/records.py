@@ -48,11 +48,11 @@ FINETUNE_MIX: dict[str, float] = {
 # Which attribute a direct biometric question asks about: gender and age most, like real data, but
 # every attribute often enough for a tiny model to learn to answer it.
 BIOMETRIC_ATTRIBUTE_WEIGHTS: dict[str, float] = {
-    "gender": 0.28,
-    "age": 0.28,
-    "race": 0.16,
-    "eye_color": 0.14,
-    "weight": 0.14,
+    "gender": 0.24,
+    "age": 0.24,
+    "race": 0.18,
+    "eye_color": 0.17,
+    "weight": 0.17,
 }
 IMAGE_AFTER_TEXT_PROBABILITY = 0.2
 MAX_VQA_TURNS = 6
