@@ -221,6 +221,8 @@ def test_matching_world_is_reused_and_changed_one_rewritten(tmp_path):
 
 
 def test_bad_parameters_are_refused_with_the_name_of_the_parameter(tmp_path):
+    with pytest.raises(FileNotFoundError, match="safellava synth generate"):
+        load_manifest(tmp_path)
     with pytest.raises(ValueError, match="image_size"):
         generate_world(tmp_path, image_size=8)
     with pytest.raises(ValueError, match="n_eval_images"):
