@@ -130,6 +130,9 @@ def _add_judge_arguments(parser: argparse.ArgumentParser) -> None:
 def _judge(args: argparse.Namespace):
     from safellava.prism.judges import build_judge
 
+    if args.judge_concurrency < 1 or args.judge_attempts < 1:
+        raise SystemExit("--judge-concurrency and --judge-attempts must be at least 1")
+
     return build_judge(
         args.judge,
         model=args.judge_model,
@@ -183,8 +186,9 @@ def run_run(args: argparse.Namespace) -> int:
         from safellava.prism.pipeline import run_prism
         from safellava.prism.tasks import sample_tasks
 
-        if args.limit is not None and args.limit < 1:
-            raise SystemExit("--limit must be at least 1")
+        for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size), ("--max-new-tokens", args.max_new_tokens)):
+            if value is not None and value < 1:
+                raise SystemExit(f"{flag} must be at least 1")
         task_set = _load_task_set(args)
         if args.limit is not None:
             task_set = sample_tasks(task_set, args.limit, args.seed)
