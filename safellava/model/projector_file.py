@@ -35,15 +35,17 @@ def save_projector_from_folder(folder: str | Path) -> Path:
     folder = Path(folder)
     index = folder / "model.safetensors.index.json"
     shards = sorted(set(json.loads(index.read_text())["weight_map"].values())) if index.exists() else ["model.safetensors"]
-    prefix = MODULE_KEYS["projector"] + "."
+    # transformers writes the checkpoint layout llava-hf uses on the hub (`multi_modal_projector.*` at top
+    # level), which differs from the in-memory module path (`model.multi_modal_projector`): accept both.
+    marker = MODULE_KEYS["projector"].rsplit(".", 1)[-1] + "."
     state = {}
     for shard in shards:
         with safe_open(str(folder / shard), framework="pt") as handle:
             for key in handle.keys():
-                if key.startswith(prefix):
-                    state[key[len(prefix):]] = handle.get_tensor(key)
+                if marker in key:
+                    state[key.split(marker, 1)[1]] = handle.get_tensor(key)
     if not state:
-        raise UserError(f"{folder}: no {prefix}* weights found; is this a LLaVA model folder?")
+        raise UserError(f"{folder}: no {marker}* weights found; is this a LLaVA model folder?")
     path = folder / PROJECTOR_FILE
     save_file(state, str(path))
     return path

@@ -51,9 +51,9 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     set_seed(config.seed)
     recipe = load_model_recipe(config.model)
     training = resolve_training_arguments(spec, config)
+    _check_launch_fits(recipe, spec, training)  # before any process group exists: fail fast and clean
     if init_cpu_process_group_for_deepspeed(bool(training.get("deepspeed"))):
         training["accelerator_config"] = {"use_configured_state": True}
-    _check_launch_fits(recipe, spec, training)
     model, processor, base_dir = initial_model(spec, config, recipe, training["output_dir"])
     model = apply_tune_policy(model, recipe, spec.tune_policy(recipe))
     if training.pop("gradient_checkpointing", False):
