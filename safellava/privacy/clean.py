@@ -44,7 +44,7 @@ _BATCH_RECORDS = 1000
 _KEPT_EXAMPLES = 50
 
 
-@dataclass
+@dataclass(slots=True)
 class TurnChange:
     """One changed answer, as written to the change log."""
 
@@ -124,9 +124,9 @@ class CleanStats:
         }
 
 
-@dataclass
+@dataclass(slots=True)
 class _Cleaned:
-    """One record after the rule-based pass (made in a worker process)."""
+    """A record the rule-based pass changed, logged or found malformed (made in a worker process)."""
 
     index: int
     line: int | None
@@ -134,9 +134,17 @@ class _Cleaned:
     text: str | None  # new JSON text, or None: copy the source text unchanged
     changes: list[TurnChange]
     pending: list[int]  # answer turns still leaking after the rules (for the LLM pass)
-    asked: set[str]
-    leaked_before: set[str]
     malformed: str | None = None
+
+
+@dataclass(slots=True)
+class _BatchOut:
+    """What a worker sends back for one batch: only the records with something to report (most
+    records need nothing but their source text, which the main process still has), and counts."""
+
+    cleaned: dict[int, _Cleaned]
+    asked: Counter
+    leaked_before: Counter
 
 
 def clean_record(record: dict, index: int, refusal: str) -> tuple[list[TurnChange], list[int], set[str], set[str]]:
@@ -184,18 +192,21 @@ def clean_record(record: dict, index: int, refusal: str) -> tuple[list[TurnChang
     return changes, pending, asked_any, leaked_before
 
 
-def clean_batch(job: tuple[list[tuple[int, int | None, str]], str]) -> list[_Cleaned]:
+def clean_batch(job: tuple[list[tuple[int, int | None, str]], str]) -> _BatchOut:
     """The rule-based pass over one batch of (index, line, text) records (runs in a worker process)."""
     batch, refusal = job
-    out = []
+    out = _BatchOut({}, Counter(), Counter())
     for index, line, text in batch:
         record, problem = parse_record(text)
         if record is None:
-            out.append(_Cleaned(index, line, raw_record_id(text, index), None, [], [], set(), set(), problem))
+            out.cleaned[index] = _Cleaned(index, line, raw_record_id(text, index), None, [], [], problem)
             continue
         changes, pending, asked, leaked = clean_record(record, index, refusal)
-        new_text = json.dumps(record, ensure_ascii=False) if any(c.before != c.after for c in changes) else None
-        out.append(_Cleaned(index, line, record_id(record, index), new_text, changes, pending, asked, leaked))
+        out.asked.update(asked)
+        out.leaked_before.update(leaked)
+        if changes:
+            new_text = json.dumps(record, ensure_ascii=False) if any(c.before != c.after for c in changes) else None
+            out.cleaned[index] = _Cleaned(index, line, record_id(record, index), new_text, changes, pending)
     return out
 
 
@@ -236,15 +247,21 @@ def clean_file(
 
     try:
         with RecordWriter(dst, fmt) as writer:
-            for results in map_ordered(clean_batch, jobs(), workers):
+            for out in map_ordered(clean_batch, jobs(), workers):
                 entries = submitted.popleft()
-                cleaned_records = iter(results)
+                stats.questions_asking.update(out.asked)
+                stats.answers_leaking_before.update(out.leaked_before)
                 last_offset = 0
                 for entry in entries:
                     if not isinstance(entry, RawRecord):
                         writer.write_blank()
                         continue
-                    cleaned = next(cleaned_records)
+                    last_offset = entry.offset
+                    cleaned = out.cleaned.get(entry.index)
+                    if cleaned is None:  # nothing to change or report
+                        stats.records += 1
+                        writer.write(entry.text)
+                        continue
                     if llm_pass is not None and cleaned.pending:
                         llm_pass.apply(cleaned, entry.text)
                     _account(stats, cleaned)
@@ -252,7 +269,6 @@ def clean_file(
                     if log is not None:
                         for change in cleaned.changes:
                             log.write(json.dumps(change.to_json(), ensure_ascii=False) + "\n")
-                    last_offset = entry.offset
                 bar.advance_to(last_offset, stats.records)
     finally:
         bar.close()
@@ -286,8 +302,6 @@ def _account(stats: CleanStats, cleaned: _Cleaned) -> None:
             {"index": cleaned.index, "line": cleaned.line, "id": cleaned.id, "reason": cleaned.malformed}
         )
         return
-    stats.questions_asking.update(cleaned.asked)
-    stats.answers_leaking_before.update(cleaned.leaked_before)
     real = [c for c in cleaned.changes if c.before != c.after]
     if real:
         stats.records_changed += 1

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Iterable
 
 from safellava.privacy.text import Word, clause_spans, sentence_spans, words_after, words_before
@@ -148,7 +149,7 @@ _NON_PERSON_AFTER = _words(
 
 # Hyphenated continuations that keep a word's meaning ("young-looking"); any other hyphenated
 # continuation makes a different word ("white-haired", "old-fashioned", "heavy-duty", "thin-crust").
-_KEEPING_COMPOUNDS = _words("looking looking-")
+_KEEPING_COMPOUNDS = _words("looking")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -371,11 +372,6 @@ def _after(text: str, end: int, limit: int = 4) -> list[Word]:
     return words_after(text, _possessive_end(text, end)[0], limit)
 
 
-def _hyphen_compound(after: list[Word]) -> bool:
-    """True when the term continues with a hyphenated word that changes its meaning."""
-    return bool(after) and after[0].gap == "-" and after[0].lower not in _KEEPING_COMPOUNDS
-
-
 def _animal_near(text: str, start: int, end: int) -> bool:
     """True when the next word, or one of the six before in the clause, is an animal or a doll."""
     after = _after(text, end, 1)
@@ -424,6 +420,12 @@ def _subject_is_person(before: list[Word], subjects: frozenset[str] = SUBJECT_WO
     return False
 
 
+# A context rule gets the text, the term's span, its table key and default role, and returns the role
+# the term plays here, (role, new end) when the mention takes in its head noun, or None: not a mention.
+_RuleResult = str | tuple[str, int] | None
+_Rule = Callable[[str, int, int, str, str], _RuleResult]
+
+
 def _rule_always(text: str, start: int, end: int, key: str, role: str) -> str | None:
     return role
 
@@ -468,11 +470,11 @@ def _rule_baby(text: str, start: int, end: int, key: str, role: str) -> str | No
     return role
 
 
-def _person_mod(heads: frozenset[str], predicate: bool, subjects: frozenset[str] = SUBJECT_WORDS) -> Callable[..., str | None]:
+def _person_mod(heads: frozenset[str], predicate: bool, subjects: frozenset[str] = SUBJECT_WORDS) -> _Rule:
     """Rule factory: the word counts when it describes one of `heads` (attributive) or, if
     `predicate`, when it is said of a person ("the man looks young")."""
 
-    def rule(text: str, start: int, end: int, key: str, role: str) -> str | None:
+    def rule(text: str, start: int, end: int, key: str, role: str) -> _RuleResult:
         after = _after(text, end, 4)
         if after and after[0].gap == "-":
             if after[0].lower not in _KEEPING_COMPOUNDS:
@@ -557,7 +559,7 @@ _ETHNIC_DRESS = _words(
     "headdress apparel"
 )
 
-_RULES: dict[str, Callable[..., str | None]] = {
+_RULES: dict[str, _Rule] = {
     "always": _rule_always,
     "noun": _rule_noun,
     "not_animal": _rule_not_animal,
@@ -945,10 +947,26 @@ def _may_refuse(text: str) -> bool:
     return any(hint in lowered for hint in _REFUSAL_HINTS)
 
 
+# Short texts repeat a lot in instruction data ("Yes", "2", "What color is the car?"): their results are
+# cached (Mentions are immutable; callers get a fresh list).
+_SHORT_TEXT = 160
+
+
 def leaked_mentions(text: str) -> list[Mention]:
     """Mentions that leak an attribute: all of `find_mentions` except those inside a clause that
     declines to state that same attribute ("it is not possible to tell the person's gender" leaks
     nothing; "I can't tell the age of the man" still leaks gender through "man")."""
+    if len(text) <= _SHORT_TEXT:
+        return list(_leaked_short(text))
+    return _leaked(text)
+
+
+@lru_cache(maxsize=1 << 16)
+def _leaked_short(text: str) -> tuple[Mention, ...]:
+    return tuple(_leaked(text))
+
+
+def _leaked(text: str) -> list[Mention]:
     mentions = find_mentions(text)
     if not mentions or not _may_refuse(text) or _REFUSAL_CUES.search(text) is None:
         return mentions
@@ -1028,12 +1046,17 @@ def attributes_asked(question: str) -> set[str]:
     bus?" -> set(). Subject nouns ("What is the man holding?") are not requests."""
     if not question:
         return set()
+    return set(_attributes_asked(question))
+
+
+@lru_cache(maxsize=1 << 16)  # questions repeat a lot in VQA-style data
+def _attributes_asked(question: str) -> frozenset[str]:
     lowered = question.lower()
     asked: set[str] = set()
     if _YES_NO.match(lowered):
         asked |= _predicate_attributes(question)
     if _QUESTION_TRIGGER.search(lowered) is None:
-        return asked
+        return frozenset(asked)
     has_person = _PERSON_IN_QUESTION.search(lowered) is not None
     for attribute, pattern in _ASKS.items():
         if pattern.search(lowered) is None:
@@ -1049,7 +1072,7 @@ def attributes_asked(question: str) -> set[str]:
         for attribute, pattern in _ASKS_WITH_PERSON.items():
             if pattern.search(lowered):
                 asked.add(attribute)
-    return asked
+    return frozenset(asked)
 
 
 def _animal_in(text: str) -> bool:

@@ -702,9 +702,13 @@ _PAIRS = [
 ]
 
 
+_PAIR_HINTS = ("person and", "people and", "person or", "people or", "they or", "their or", "them or", "/")
+
+
 def _collapse_pairs(text: str) -> str:
     """ "a person and a person" -> "two people", "they or they" -> "they" (made by substitution)."""
-    if " and " not in text and " or " not in text and "/" not in text:
+    lowered = text.lower()
+    if not any(pair in lowered for pair in _PAIR_HINTS):
         return text
     for pattern, repl in _PAIRS:
         text = pattern.sub(repl, text)

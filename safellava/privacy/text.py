@@ -43,7 +43,7 @@ def words_after(text: str, pos: int, limit: int, stop_at_comma: bool = False) ->
     prev_end = pos
     for match in WORD_RE.finditer(text, pos):
         gap = text[prev_end:match.start()]
-        if _HARD_BREAK.search(gap) or (stop_at_comma and "," in gap):
+        if gap != " " and (_HARD_BREAK.search(gap) or (stop_at_comma and "," in gap)):
             break
         out.append(Word(match.group().lower(), match.start(), match.end(), gap))
         if len(out) >= limit:
@@ -62,7 +62,7 @@ def words_before(text: str, pos: int, limit: int, stop_at_comma: bool = False) -
     next_start = pos
     for match in reversed(found):
         gap = text[match.end():next_start]
-        if _HARD_BREAK.search(gap) or (stop_at_comma and "," in gap):
+        if gap != " " and (_HARD_BREAK.search(gap) or (stop_at_comma and "," in gap)):
             break
         out.append(Word(match.group().lower(), match.start(), match.end(), gap))
         if len(out) >= limit:
@@ -96,14 +96,3 @@ def clause_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     if end > cursor:
         spans.append((cursor, end))
     return spans
-
-
-def sentence_of(spans: list[tuple[int, int]], pos: int) -> tuple[int, int]:
-    """The span in `spans` containing `pos` (or the nearest one before it)."""
-    best = spans[0] if spans else (0, 0)
-    for span in spans:
-        if span[0] <= pos:
-            best = span
-        else:
-            break
-    return best
