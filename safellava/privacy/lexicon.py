@@ -796,6 +796,8 @@ def find_mentions(text: str) -> list[Mention]:
             continue
         if group == "word":
             key = match.group(group)
+            if pattern is _MASTER_ANY_CASE:
+                key = key.lower()
             if " " in key or "-" in key or "\n" in key or "\t" in key:
                 key = re.sub(r"[\s-]+", " ", key)
             anchor = _ANCHORS.get(key)

@@ -28,6 +28,7 @@ from safellava.privacy.lexicon import (
     BREAK_WORDS,
     COPULAS,
     PERSON_NOUNS,
+    TERMS,
     Mention,
     leaked_mentions,
 )
@@ -177,21 +178,33 @@ def neutralize(text: str, mentions: list[Mention] | None = None) -> Rewrite:
         mentions = leaked_mentions(text)
     if not mentions:
         return result
-    for number, rule_pass in enumerate((_deletions, _substitutions)):
-        if number:
-            mentions = leaked_mentions(result.text)
-        if not mentions:
+    # Deletions until nothing more can be deleted (one deletion can expose another: "has a beard and
+    # mustache"), then substitutions; again until nothing changes, because a substitution can make a
+    # new context ("white youth" -> "white person"). A fixed point is what makes cleaning idempotent.
+    for _ in range(_ROUNDS):
+        changed = False
+        for rule_pass in (_deletions, _substitutions):
+            edits = rule_pass(result.text, mentions) if mentions else []
+            if edits:
+                _record(result, edits)
+                mentions = leaked_mentions(result.text)
+                changed = True
+        if not changed or not mentions:
             break
-        edits = rule_pass(result.text, mentions)
-        if edits:
-            result.text = _apply(result.text, edits)
-            result.rules.extend(e.rule for e in edits)
     collapsed = _collapse_pairs(result.text)
     if collapsed != result.text:
         result.text = collapsed
         result.rules.append("collapse-pair")
     result.residual = leaked_mentions(result.text)
     return result
+
+
+_ROUNDS = 4
+
+
+def _record(result: Rewrite, edits: list[_Edit]) -> None:
+    result.text = _apply(result.text, edits)
+    result.rules.extend(e.rule for e in edits)
 
 
 def residual_reason(mention: Mention) -> str:
@@ -549,6 +562,8 @@ def _agreement_edits(text: str, mention: Mention) -> list[_Edit]:
             if skipped > 2:
                 break
             continue
+        if word.lower in TERMS:
+            break  # a person noun, not a verb ("he schoolboys" is no sentence to fix)
         plural = _plural_verb(word.lower)
         if plural is not None:
             verb = text[word.start:word.end]
@@ -571,7 +586,10 @@ def _coordinated_verb_edits(text: str, pos: int) -> list[_Edit]:
             continue
         verb, nxt = words[index + 1], words[index + 2]
         plural = _plural_verb(verb.lower)
-        if plural is not None and verb.gap == " " and nxt.gap == " " and nxt.lower in _AFTER_A_VERB:
+        # "is", "has", "was", "does" after "and" are verbs whatever follows; other -s words only
+        # when an object or a preposition follows ("and looks at", not "cups and plates").
+        is_verb = verb.lower in _IRREGULAR_VERBS or (nxt.gap == " " and nxt.lower in _AFTER_A_VERB)
+        if plural is not None and verb.gap == " " and is_verb:
             original = text[verb.start:verb.end]
             return [_Edit(verb.start, verb.end, _match_case(original, plural), "verb-agreement")]
     return []
