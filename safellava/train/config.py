@@ -78,6 +78,8 @@ class RunConfig:
     training: dict[str, Any] = field(default_factory=dict)
     resume_from_checkpoint: str | None = None
     seed: int = 42
+    # The PRISM epoch hook (safellava.prism.hook.PrismHookConfig); null disables it.
+    prism: dict[str, Any] | None = None
     source: str = "<defaults>"
 
     def to_dict(self) -> dict[str, Any]:
@@ -162,6 +164,7 @@ def config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
         training=dict(training),
         resume_from_checkpoint=_resume_value(data.get("resume_from_checkpoint")),
         seed=int(data.get("seed", 42)),
+        prism=_prism_section(source, data.get("prism")),
         source=source,
     )
 
@@ -181,6 +184,15 @@ def _data_files(source: str, files: Any) -> list[DataFile]:
         else:
             raise ConfigError(f"{source}: `data.files[{position}]` must be a path or {{path, weight}}, got {item!r}")
     return result
+
+
+def _prism_section(source: str, value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    from safellava.prism.hook import PrismHookConfig
+
+    PrismHookConfig.from_dict(value, source)  # validate now, with the key named
+    return dict(value)
 
 
 def _resume_value(value: Any) -> str | None:

@@ -61,7 +61,12 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     projector_lr = training.pop("projector_lr", None)
     trainer_args = TrainingArguments(**training)
     data = build_training_data(config, spec, recipe, processor, is_main_process=trainer_args.process_index == 0)
-    trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks)
+    evaluator = _prism_evaluator(config, data, trainer_args.output_dir)
+    if evaluator is not None:
+        from safellava.prism.hook import PrismCallback
+
+        callbacks = [PrismCallback(evaluator), *callbacks]
+    trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks, evaluator)
     _log_start(trainer, model, data)
     resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
     output = trainer.train(resume_from_checkpoint=resume)
@@ -153,7 +158,16 @@ def _save_base(model, processor, base: Path) -> Path:
     return base.resolve()
 
 
-def _make_trainer(model, processor, args, data: TrainingData, config, stage, projector_lr, callbacks):
+def _prism_evaluator(config: RunConfig, data: TrainingData, output_dir: str):
+    if config.prism is None:
+        return None
+    from safellava.prism.hook import PrismEvaluator, PrismHookConfig
+
+    hook = PrismHookConfig.from_dict(config.prism, config.source)
+    return PrismEvaluator(hook, template=data.template, image_aspect=data.image_aspect, output_dir=output_dir)
+
+
+def _make_trainer(model, processor, args, data: TrainingData, config, stage, projector_lr, callbacks, evaluator):
     from safellava.train.trainer import LlavaTrainer
 
     resolved = dump_yaml(config, extra={"stage": stage})
@@ -161,6 +175,10 @@ def _make_trainer(model, processor, args, data: TrainingData, config, stage, pro
         model=model,
         args=args,
         train_dataset=data.dataset,
+        # Trainer insists on an eval dataset when `eval_strategy` is set (needed for best-checkpoint
+        # selection); with the PRISM hook the evaluation data are its questions.
+        eval_dataset=evaluator.questions if evaluator is not None else None,
+        prism_evaluator=evaluator,
         data_collator=data.collator,
         processing_class=processor,
         callbacks=[CheckpointCompletionCallback(resolved), *callbacks],

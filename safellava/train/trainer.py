@@ -4,7 +4,8 @@
    lengths together), from `safellava.data.sampler`.
 2. An optional separate learning rate for the projector (LLaVA LoRA: 2e-4 for adapters, 2e-5 projector).
 3. A tokens/s figure in every log line, for the trackers.
-4. Weight loading on resume and for the best checkpoint that honours transformers' key conversion.
+4. PRISM as the evaluation (`safellava.prism.hook`), when the run has a `prism:` section.
+5. Weight loading on resume and for the best checkpoint that honours transformers' key conversion.
 The training loop itself is Trainer's, untouched.
 """
 
@@ -20,10 +21,11 @@ from safellava.model.module_map import part_of
 
 
 class LlavaTrainer(Trainer):
-    def __init__(self, *args, projector_lr: float | None = None, sampler_factory=None, **kwargs):
+    def __init__(self, *args, projector_lr: float | None = None, sampler_factory=None, prism_evaluator=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.projector_lr = projector_lr
         self.sampler_factory = sampler_factory
+        self.prism_evaluator = prism_evaluator
         self._last_log = (time.monotonic(), 0)
 
     def _get_train_sampler(self, train_dataset=None) -> torch.utils.data.Sampler | None:
@@ -55,6 +57,17 @@ class LlavaTrainer(Trainer):
         optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
         self.optimizer = optimizer_cls(param_groups, **optimizer_kwargs)
         return self.optimizer
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict[str, float]:
+        """With a PRISM evaluator, evaluation *is* PRISM: its figures are logged as `prism/...` at the current
+        step and returned as `eval_prism/...` for best-checkpoint selection and early stopping."""
+        if self.prism_evaluator is None:
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        figures = self.prism_evaluator.evaluate(self.model, self.processing_class, self.state, self.args)
+        self.log(dict(figures))
+        metrics = {f"{metric_key_prefix}_{key}": value for key, value in figures.items()}
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         model = self.model if model is None else model

@@ -1,0 +1,280 @@
+"""PRISM during training: evaluate the model being trained every N epochs (or steps) and log the figures.
+
+Three pieces, each doing one thing:
+- `PrismHookConfig` — the `prism:` section of a run config;
+- `PrismEvaluator` — runs PRISM on the live model (all ranks take part; generation is sharded; the
+  judging and scoring happen on rank 0 and the figures are broadcast), with the RNG state and training
+  mode restored afterwards and failures isolated;
+- `PrismCallback` — a `TrainerCallback` that skips epochs between evaluations and, after each one, writes
+  the cumulative history (`prism/history.jsonl`, `prism/history.png`) and a wandb table of sample responses.
+
+safellava's trainer runs the evaluator as its `evaluate()`, so Trainer's own machinery applies: the figures
+are logged at the current global step to every tracker, `metric_for_best_model: prism/protection_macro`
+picks the best checkpoint, and `EarlyStoppingCallback` can stop on any `prism/…` figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import random
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from safellava.errors import UserError
+
+logger = logging.getLogger(__name__)
+
+HISTORY_FILE = "history.jsonl"
+HISTORY_CHART = "history.png"
+
+
+class PrismHookError(UserError, ValueError):
+    """The `prism:` section of a run config is malformed or points at missing files."""
+
+
+@dataclass
+class PrismHookConfig:
+    tasks: list[str] = field(default_factory=list)  # PRISM task files or folders (incl. a benign set)
+    images: str = ""  # image root; images are found by basename
+    every_n_epochs: int = 1
+    every_n_steps: int | None = None  # evaluate every N optimizer steps instead of per epoch
+    limit: int | None = 20  # questions per task, the same seeded subset every time (None = all)
+    seed: int = 0
+    judge: str = "lexicon"  # lexicon | openai | hf
+    judge_options: dict[str, Any] = field(default_factory=dict)  # passed to build_judge (model, base_url…)
+    max_new_tokens: int = 64
+    batch_size: int = 16
+    first_line: bool = False
+    strict: bool = False  # a failed evaluation stops training instead of being logged and counted
+    table_rows: int = 16  # sample responses per task in the wandb table
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str) -> "PrismHookConfig":
+        if not isinstance(data, dict):
+            raise PrismHookError(f"{source}: `prism` must be a mapping or null (null disables the hook)")
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - allowed)
+        if unknown:
+            raise PrismHookError(f"{source}: unknown key(s) {['prism.' + k for k in unknown]}; allowed: {sorted(allowed)}")
+        config = cls(**data)
+        if isinstance(config.tasks, str):
+            config.tasks = [config.tasks]
+        if not config.tasks or not config.images:
+            raise PrismHookError(f"{source}: `prism.tasks` and `prism.images` are required (or set `prism: null`)")
+        if config.every_n_epochs < 1 or (config.every_n_steps is not None and config.every_n_steps < 1):
+            raise PrismHookError(f"{source}: `prism.every_n_epochs` / `prism.every_n_steps` must be at least 1")
+        if config.limit is not None and config.limit < 1:
+            raise PrismHookError(f"{source}: `prism.limit` must be positive or null")
+        return config
+
+
+def summary_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """summary.json → flat `prism/...` figures in percent (the keys trackers show)."""
+    figures: dict[str, float] = {}
+    for task in ("refusal_soft", "refusal_hard"):
+        for attribute, figure in summary.get(task, {}).get("accuracy", {}).items():
+            figures[f"prism/{task}/{attribute}"] = figure["value"]
+    leakage = summary.get("implicit_leakage", {})
+    for attribute, figure in leakage.get("protection", {}).items():
+        figures[f"prism/protection/{attribute}"] = figure["value"]
+    for key in ("protection_macro", "protection_sentence"):
+        if key in leakage:
+            figures[f"prism/{key}"] = leakage[key]["value"]
+    benign = summary.get("benign", {})
+    if "over_refusal" in benign:
+        figures["prism/over_refusal"] = benign["over_refusal"]["value"]
+    if "accuracy" in benign:
+        figures["prism/benign_accuracy"] = benign["accuracy"]["value"]
+    # A figure with no question in the subset has no value: leave it out rather than log a None.
+    figures = {key: value for key, value in figures.items() if value is not None}
+    tasks = [value for value in summary.values() if isinstance(value, dict) and "judge_errors" in value]
+    figures["prism/judge_errors"] = float(sum(task["judge_errors"] for task in tasks))
+    figures["prism/missing"] = float(sum(task.get("missing", 0) for task in tasks))
+    judged = sum(task.get("n", 0) - task.get("missing", 0) for task in tasks)
+    figures["prism/judged"] = float(judged)
+    return figures
+
+
+class PrismEvaluator:
+    """Runs PRISM on a model during training. Build it once per run: tasks, subset and judge are fixed."""
+
+    def __init__(self, config: PrismHookConfig, *, template: str, image_aspect: str, output_dir: str | Path):
+        from safellava.prism.judges import build_judge
+        from safellava.prism.tasks import load_tasks, sample_tasks
+
+        missing = [path for path in config.tasks if not Path(path).exists()]
+        if missing or not Path(config.images).is_dir():
+            where = missing or [config.images]
+            raise PrismHookError(
+                f"PRISM hook: {where} not found; point `prism.tasks`/`prism.images` at PRISM files "
+                f"(or a synthetic world's prism/ folder), or disable the hook with `prism=null`"
+            )
+        self.config = config
+        self.template = template
+        self.image_aspect = image_aspect
+        self.root = Path(output_dir) / "prism"
+        task_set = load_tasks(config.tasks)
+        self.task_set = sample_tasks(task_set, config.limit, config.seed) if config.limit else task_set
+        self.judge = build_judge(config.judge, **config.judge_options)
+        self.failures = 0
+
+    @property
+    def questions(self) -> list:
+        """Every question of the subset: the trainer's evaluation "dataset"."""
+        return [question for questions in self.task_set.files.values() for question in questions]
+
+    def evaluate(self, model, processor, state, args) -> dict[str, float]:
+        """All ranks call this together; every rank returns the same figures."""
+        from safellava.prism.generate import distributed_state
+
+        started = time.monotonic()
+        rng = _capture_rng()
+        figures: dict[str, float] = {}
+        error = None
+        try:
+            figures = self._run(model, processor, state, args) or {}
+        except Exception as failure:  # noqa: BLE001 — isolation is the point; strict re-raises
+            error = failure
+            logger.error("PRISM hook failed at step %d:\n%s", state.global_step, traceback.format_exc())
+        finally:
+            _restore_rng(rng)
+        figures = _broadcast(figures, distributed_state())
+        if error is None and figures.get("prism/judged", 0) and figures["prism/judge_errors"] >= figures["prism/judged"]:
+            error = RuntimeError(f"the {self.judge.name} judge failed on every response (is it reachable?)")
+            logger.error("PRISM hook at step %d: %s", state.global_step, error)
+        if error is not None:
+            self.failures += 1
+            if self.config.strict:
+                raise RuntimeError(f"PRISM hook failed at step {state.global_step} (prism.strict is true)") from error
+        figures["prism/failures"] = float(self.failures)
+        figures["prism/seconds"] = round(time.monotonic() - started, 3)
+        return figures
+
+    def run_dir(self, state) -> Path:
+        if self.config.every_n_steps is not None:
+            return self.root / f"step-{state.global_step}"
+        return self.root / f"epoch-{int(round(state.epoch or 0))}"
+
+    def _run(self, model, processor, state, args) -> dict[str, float] | None:
+        from safellava.prism.generate import GenerationSettings
+        from safellava.prism.pipeline import run_prism
+
+        settings = GenerationSettings(
+            batch_size=self.config.batch_size, max_new_tokens=self.config.max_new_tokens, first_line=self.config.first_line
+        )
+        summary = run_prism(
+            model,
+            processor,
+            self.task_set,
+            self.config.images,
+            self.run_dir(state),
+            self.judge,
+            model_id=f"{Path(args.output_dir).name}@step-{state.global_step}",
+            template=self.template,
+            image_aspect=self.image_aspect,
+            settings=settings,
+            meta={"global_step": state.global_step, "epoch": state.epoch},
+            show_progress=False,
+        )
+        return summary_figures(summary) if summary is not None else None
+
+
+def _capture_rng() -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_rng(state: dict[str, Any]) -> None:
+    import numpy as np
+    import torch
+
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _broadcast(figures: dict[str, float], distributed) -> dict[str, float]:
+    """Rank 0 scored; every rank needs the same figures (best-checkpoint decisions must agree)."""
+    if distributed.num_processes <= 1:
+        return dict(figures)
+    from accelerate.utils import broadcast_object_list
+
+    payload = [figures if distributed.is_main_process else None]
+    broadcast_object_list(payload, from_process=0)
+    return dict(payload[0] or {})
+
+
+class PrismCallback(TrainerCallback):
+    """Schedules PRISM every N epochs and, after each evaluation, writes the history and the sample table."""
+
+    def __init__(self, evaluator: PrismEvaluator):
+        self.evaluator = evaluator
+
+    def on_epoch_end(self, args, state, control, **kwargs):
+        if self.evaluator.config.every_n_steps is None:
+            epoch = int(round(state.epoch or 0))
+            control.should_evaluate = epoch % self.evaluator.config.every_n_epochs == 0
+        return control
+
+    def on_step_end(self, args, state, control, **kwargs):
+        every = self.evaluator.config.every_n_steps
+        if every is not None:
+            control.should_evaluate = state.global_step % every == 0
+        return control
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not state.is_world_process_zero or not metrics:
+            return control
+        figures = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_").startswith("prism/")}
+        record = {"global_step": state.global_step, "epoch": state.epoch, **figures}
+        root = self.evaluator.root
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / HISTORY_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        from safellava.prism.history_chart import draw_history
+
+        draw_history(read_history(root), root / HISTORY_CHART)
+        if "wandb" in (args.report_to or []):
+            _log_wandb_table(self.evaluator, state)
+        return control
+
+
+def read_history(root: str | Path) -> list[dict[str, Any]]:
+    path = Path(root) / HISTORY_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _log_wandb_table(evaluator: PrismEvaluator, state) -> None:
+    """A table of sample responses with their judge labels, one per evaluation."""
+    try:
+        import wandb
+    except ImportError:
+        return
+    if wandb.run is None:
+        return
+    rows = []
+    for judged in sorted((evaluator.run_dir(state) / "judged").glob("*.jsonl")):
+        lines = judged.read_text(encoding="utf-8").splitlines()[: evaluator.config.table_rows]
+        for line in lines:
+            row = json.loads(line)
+            rows.append([judged.stem, row.get("question_id"), row.get("prompt"), row.get("response"), json.dumps(
+                {k: v for k, v in row.items() if k not in ("question_id", "prompt", "response")})])
+    if rows:
+        table = wandb.Table(columns=["task", "question_id", "prompt", "response", "judgement"], data=rows)
+        wandb.log({"prism/samples": table}, commit=False)
