@@ -51,6 +51,7 @@ def test_descriptors_become_neutral(before, after):
         ("She dressed herself.", "They dressed themselves."),
         ("He or she walks. His/her bag is red.", "They walk. Their bag is red."),
         ("He helps her carry the box.", "They help them carry the box."),
+        ("She has short hair and is wearing glasses.", "They have short hair and are wearing glasses."),
     ],
 )
 def test_pronouns_with_verb_agreement(before, after):
@@ -103,3 +104,8 @@ def test_residual_is_reported_with_the_mentions_left():
     # a predicate in a clause with other content cannot be removed by the rules
     result = neutralize("The chef looks young while chopping onions.")
     assert {m.attribute for m in result.residual} == attributes_mentioned(result.text)
+
+
+def test_text_whose_length_changes_when_lowered():
+    # "İ" lowers to two characters: matching falls back to a case-insensitive pattern
+    assert neutralize("İstanbul: a young WOMAN smiles.").text == "İstanbul: a PERSON smiles."
