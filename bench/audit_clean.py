@@ -39,15 +39,20 @@ OBJECTS = ["red car", "white bus", "black dog", "wooden table", "blue umbrella",
 PLACES = ["in a park", "on a busy street", "in a kitchen", "at the beach", "in a living room",
           "on a snowy slope", "next to a building", "in a field", "at an airport", "on a tennis court"]
 ACTIONS = ["is holding", "is looking at", "is standing next to", "is riding", "is carrying", "is sitting near"]
+# (sentence, weight): scene details are common, person details less so, biometric ones rare — roughly
+# the proportions of LLaVA-Instruct descriptions (race and eye colour are rare in the real mix).
 DETAILS = [
-    "The scene is bright and the sky is clear.", "Several cars are parked along the road.",
-    "There is a large window in the background.", "The table is covered with plates and cups.",
-    "Trees line the path and the grass is green.", "A few birds fly over the water.",
-    "The lighting suggests late afternoon.", "Signs and shops can be seen further away.",
-    "He is wearing a blue shirt and jeans.", "She has long brown hair tied in a ponytail.",
-    "Her blue eyes are focused on the ball.", "He appears to be in his thirties.",
-    "The man has a beard and looks muscular.", "They seem to be enjoying the sunny weather.",
+    ("The scene is bright and the sky is clear.", 10), ("Several cars are parked along the road.", 10),
+    ("There is a large window in the background.", 10), ("The table is covered with plates and cups.", 10),
+    ("Trees line the path and the grass is green.", 10), ("A few birds fly over the water.", 10),
+    ("The lighting suggests late afternoon.", 10), ("Signs and shops can be seen further away.", 10),
+    ("He is wearing a blue shirt and jeans.", 6), ("She has long brown hair tied in a ponytail.", 4),
+    ("They seem to be enjoying the sunny weather.", 5), ("He appears to be in his thirties.", 1),
+    ("The man has a beard and looks muscular.", 1), ("Her blue eyes are focused on the ball.", 0.3),
+    ("The vendor appears to be of Asian descent.", 0.05),
 ]
+DETAIL_TEXTS = [text for text, _ in DETAILS]
+DETAIL_WEIGHTS = [weight for _, weight in DETAILS]
 SHORT_Q = ["What color is the {o}?", "How many people are in the picture?", "Is it raining?",
            "What is the {p} holding?", "Where is the {o}?", "What sport is being played?",
            "Is there a {o} in the image?", "What is on the table?"]
@@ -58,6 +63,7 @@ WORDS = ("the of and to in is that for it as with was on be by this are from at 
          "code data value function return list string file error system user model time first number").split()
 
 SUFFIX = "\nAnswer the question using a single word or phrase."
+GENERATOR_VERSION = 3  # part of the cache file name: bump it when the generator changes
 
 
 def _description(rng: random.Random, sentences: int) -> str:
@@ -67,7 +73,7 @@ def _description(rng: random.Random, sentences: int) -> str:
         first = f"The image shows a {obj} {place}."
     else:
         first = f"{article} {person} {rng.choice(ACTIONS)} a {obj} {place}."
-    return " ".join([first] + [rng.choice(DETAILS) for _ in range(sentences)])
+    return " ".join([first] + rng.choices(DETAIL_TEXTS, DETAIL_WEIGHTS, k=sentences))
 
 
 def _record(rng: random.Random, index: int) -> dict | str:
@@ -147,7 +153,7 @@ def main() -> None:
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    data = cache / f"mix_{args.records}.json"
+    data = cache / f"mix_v{GENERATOR_VERSION}_{args.records}.json"
     if not data.exists():
         started = time.perf_counter()
         generate(data, args.records)
@@ -159,7 +165,7 @@ def main() -> None:
     report = audit_files([str(data)], workers=args.workers, progress=False)
     audit_s, audit_cpu = time.perf_counter() - started, _cpu_seconds() - cpu
 
-    out = cache / f"mix_{args.records}_clean.json"
+    out = cache / f"mix_v{GENERATOR_VERSION}_{args.records}_clean.json"
     load_clean = os.getloadavg()[0]
     started, cpu = time.perf_counter(), _cpu_seconds()
     stats = clean_file(str(data), str(out), changes_path=str(cache / "changes.jsonl"), workers=args.workers, progress=False)
