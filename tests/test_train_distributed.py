@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,6 +23,18 @@ TINY_LORA = (
 )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _deepspeed_ops_built():
+    """DeepSpeed JIT-compiles its CPU communication op on first use. Two ranks compiling it at once on a
+    fresh machine can load a half-written library (seen as SIGABRT): build it once, here, first."""
+    code = (
+        "from deepspeed.accelerator import get_accelerator\n"
+        "builder = get_accelerator().create_op_builder('ShareMemCommBuilder')\n"
+        "builder is None or builder.load()\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=600)
+
+
 def _launch(world, out: Path, *overrides: str) -> subprocess.CompletedProcess:
     accelerate = Path(sys.executable).with_name("accelerate")
     command = [
@@ -36,7 +49,11 @@ def _launch(world, out: Path, *overrides: str) -> subprocess.CompletedProcess:
 
 
 def _check(process: subprocess.CompletedProcess) -> None:
-    assert process.returncode == 0, (process.stdout[-3000:], process.stderr[-5000:])
+    if process.returncode != 0:
+        # Progress bars drown the cause: keep the lines that say what went wrong.
+        lines = (process.stdout + process.stderr).replace("\r", "\n").splitlines()
+        telling = [line for line in lines if "it/s]" not in line and "%|" not in line and "Warning" not in line]
+        pytest.fail("launch failed:\n" + "\n".join(telling[-80:]))
 
 
 def test_two_process_ddp(small_world, tmp_path):
@@ -49,9 +66,15 @@ def test_two_process_ddp(small_world, tmp_path):
     assert (out / "model.safetensors").exists() and (out / "safellava.json").exists()
 
 
-def test_two_process_zero3_with_lora_saves_non_empty_adapter_and_projector(small_world, tmp_path):
+def test_two_process_zero3_with_lora_and_prism_hook(small_world, tmp_path):
     out = tmp_path / "zero3"
-    _check(_launch(small_world.root, out, TINY_LORA, f"training.deepspeed={REPO / 'configs/deepspeed/zero3.json'}"))
+    hook = {"tasks": [str(small_world.root / "prism")], "images": str(small_world.prism_image_folder), "limit": 4,
+            "max_new_tokens": 8, "every_n_steps": 4}
+    _check(_launch(small_world.root, out, TINY_LORA, f"training.deepspeed={REPO / 'configs/deepspeed/zero3.json'}",
+                   "prism=" + json.dumps(hook)))
+    # PRISM ran on both ranks (generation synced under ZeRO-3) and rank 0 scored it.
+    summary = json.loads((out / "prism" / "step-4" / "summary.json").read_text())
+    assert summary["implicit_leakage"]["n"] > 0
     for folder in (out / "checkpoint-2", out):
         adapter = load_file(str(folder / "adapter_model.safetensors"))
         lora = {k: v for k, v in adapter.items() if "lora_" in k}
