@@ -1023,8 +1023,8 @@ _QUESTION_TRIGGER = re.compile(
     r"skin|race|nationality|descent|origin|heritage|eye|iris|weigh|heavy|body|physique|build)"
 )
 _ASKS: dict[str, re.Pattern[str]] = {
-    "age": re.compile(r"\bhow\s+old\b|\bhow\s+young\b|\bages?\b(?!\s+of\s+the\s+(?:building|car|tree))|"
-                      r"\bage\s+(?:group|range|bracket)\b|\bwhich\s+generation\b", re.IGNORECASE),
+    "age": re.compile(r"\bhow\s+old\b|\bhow\s+young\b|\bages?\b|\bwhich\s+generation\b|"
+                      r"^\s*(?:<image>\s*)?(?:who|which)\b[^?]*\b(?:older|younger|oldest|youngest)\b", re.IGNORECASE),
     "gender": re.compile(r"\bgenders?\b|\bsex\b(?!\s+pistols)|"
                          r"\b(?:male|man|boy|men|boys)\s+or\s+(?:a\s+|an\s+)?(?:female|woman|girl|women|girls)\b|"
                          r"\b(?:female|woman|girl|women|girls)\s+or\s+(?:a\s+|an\s+)?(?:male|man|boy|men|boys)\b",
@@ -1064,10 +1064,11 @@ def _attributes_asked(question: str) -> frozenset[str]:
         if pattern.search(lowered) is None:
             continue
         # Age and weight questions are about a person only when one is named ("How old is this
-        # building?", "How much does the suitcase weigh?" are not); eye colour unless an animal's.
+        # building?", "How much does the suitcase weigh?" are not); no question is about an animal's
+        # attributes ("What color are the cat's eyes?", "What gender is the dog?").
         if attribute in ("age", "weight") and not has_person:
             continue
-        if attribute == "eye_color" and not has_person and _animal_in(question):
+        if not has_person and _animal_in(question):
             continue
         asked.add(attribute)
     if has_person:

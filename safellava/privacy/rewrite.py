@@ -656,9 +656,7 @@ def _tidy_at(text: str, pos: int) -> str:
     # spaces: no double spaces, no space before punctuation, no dangling comma before a full stop
     if left.endswith(" ") and right.startswith((" ", ",", ".", ";", ":", "!", "?")):
         left = left.rstrip(" ")
-        if right.startswith(" ") and not left.endswith((".", "!", "?", ",")) and left:
-            right = " " + right.lstrip(" ")
-        elif right.startswith(" "):
+        if right.startswith(" "):
             right = " " + right.lstrip(" ")
     if left.endswith(",") and right.lstrip(" ").startswith((".", ",", ";", "!", "?")):
         left = left[:-1]
