@@ -432,8 +432,6 @@ def _rule_always(text: str, start: int, end: int, key: str, role: str) -> str | 
 
 def _rule_noun(text: str, start: int, end: int, key: str, role: str) -> str | None:
     after = _after(text, end, 1)
-    if after and after[0].gap in ("", "-") and key in ("man", "men") and after[0].lower in _NOT_BEFORE["man"]:
-        return None
     if text[start - 1:start] == "-":  # "Pac-Man", "Spider-Man": a character's name
         return None
     if after and not after[0].gap.strip(" -"):
