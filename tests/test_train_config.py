@@ -89,3 +89,10 @@ def test_every_shipped_run_config_resolves_with_its_model_recipe():
         recipe = load_model_recipe(config.model)
         assert training["output_dir"] and config.data.files, path
         assert recipe_parameter_report(recipe).trainable > 0, path
+
+
+def test_yaml_words_stay_strings_and_short_floats_are_floats():
+    config = load_run_config("demo", ["training.save_strategy=no", "training.eval_strategy=no",
+                                      "training.weight_decay=1e-2", "training.gradient_checkpointing=true"])
+    assert config.training["save_strategy"] == "no" and config.training["eval_strategy"] == "no"
+    assert config.training["weight_decay"] == 0.01 and config.training["gradient_checkpointing"] is True

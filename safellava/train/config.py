@@ -33,9 +33,17 @@ RECIPES_DIR = Path(__file__).resolve().parents[2] / "configs" / "recipes"
 
 
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads `1e-3` as a string (it wants `1.0e-3`); learning rates are written the short way."""
+    """YAML as people write run configs (YAML 1.2 style): `1e-3` is a float (YAML 1.1 wants `1.0e-3`), and
+    only true/false are booleans — `save_strategy: no` must stay the string "no", not become False."""
 
 
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),

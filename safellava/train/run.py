@@ -41,6 +41,7 @@ class RunResult:
     log_history: list[dict[str, Any]]
     data: TrainingData
     notes: list[str]
+    bf16: bool
 
 
 def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) -> RunResult:
@@ -79,6 +80,7 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         log_history=list(trainer.state.log_history),
         data=data,
         notes=notes,
+        bf16=trainer_args.bf16,
     )
 
 

@@ -76,12 +76,27 @@ def build_training_data(
     return TrainingData(dataset, collator, sampler_factory, template, aspect)
 
 
+SAFE_SUFFIX = ".safe.json"
+
+
 def _generate_synth(settings: dict[str, Any]) -> None:
-    """The demo's data: generate the synthetic world where it is missing (idempotent, seconds)."""
+    """The demo's data: generate the synthetic world where it is missing (idempotent, seconds), and with
+    `clean: true` also its Safe-LLaVA-style version (`pretrain.safe.json`, `finetune.safe.json`) made by
+    `safellava clean`, the same tool users run on their own data."""
     from safellava.synth import generate_world
 
     settings = dict(settings)
     out = settings.pop("out", None)
+    clean = bool(settings.pop("clean", False))
     if not out:
         raise UserError("`data.synth` needs `out` (the folder to generate the synthetic world into)")
-    generate_world(Path(out), **settings)
+    world = generate_world(Path(out), **settings)
+    if clean:
+        from safellava.privacy.clean import clean_file
+
+        for raw in (world.pretrain, world.finetune):
+            safe = raw.with_name(raw.stem + SAFE_SUFFIX)
+            if not safe.exists() or safe.stat().st_mtime < raw.stat().st_mtime:
+                partial = safe.with_name(safe.name + ".partial")
+                clean_file(str(raw), str(partial), progress=False)
+                partial.replace(safe)  # a reader never sees a half-written file
