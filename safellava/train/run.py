@@ -25,7 +25,7 @@ from safellava.train.config import ConfigError, RunConfig, dump_yaml
 from safellava.train.hardware import init_cpu_process_group_for_deepspeed, resolve_bf16
 from safellava.train.stages import STAGES, Stage
 from safellava.train.trackers import prepare_trackers, wandb_note
-from safellava.train.training_data import TrainingData, build_training_data
+from safellava.train.training_data import TrainingData, build_training_data, prepare_synthetic_data, rendering
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,9 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     _check_launch_fits(recipe, spec, training)  # before any process group exists: fail fast and clean
     if init_cpu_process_group_for_deepspeed(bool(training.get("deepspeed"))):
         training["accelerator_config"] = {"use_configured_state": True}
+    prepare_synthetic_data(config)
+    # Built before the model so that a missing PRISM file stops the run in seconds, not after loading 7B.
+    evaluator = _prism_evaluator(config, spec, recipe, training["output_dir"])
     model, processor, base_dir = initial_model(spec, config, recipe, training["output_dir"])
     model = apply_tune_policy(model, recipe, spec.tune_policy(recipe))
     if training.pop("gradient_checkpointing", False):
@@ -62,7 +65,6 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     projector_lr = training.pop("projector_lr", None)
     trainer_args = TrainingArguments(**training)
     data = build_training_data(config, spec, recipe, processor, is_main_process=trainer_args.process_index == 0)
-    evaluator = _prism_evaluator(config, data, trainer_args.output_dir)
     if evaluator is not None:
         from safellava.prism.hook import PrismCallback
 
@@ -71,7 +73,7 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     _log_start(trainer, model, data)
     resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
     output = trainer.train(resume_from_checkpoint=resume)
-    notes = _save_final(trainer, processor, recipe, spec, config, base_dir)
+    notes = _save_final(trainer, processor, recipe, spec, config, base_dir, evaluator)
     return RunResult(
         stage=stage,
         output_dir=Path(trainer_args.output_dir),
@@ -160,13 +162,14 @@ def _save_base(model, processor, base: Path) -> Path:
     return base.resolve()
 
 
-def _prism_evaluator(config: RunConfig, data: TrainingData, output_dir: str):
+def _prism_evaluator(config: RunConfig, spec: Stage, recipe: ModelRecipe, output_dir: str):
     if config.prism is None:
         return None
     from safellava.prism.hook import PrismEvaluator, PrismHookConfig
 
     hook = PrismHookConfig.from_dict(config.prism, config.source)
-    return PrismEvaluator(hook, template=data.template, image_aspect=data.image_aspect, output_dir=output_dir)
+    template, aspect = rendering(config, spec, recipe)
+    return PrismEvaluator(hook, template=template, image_aspect=aspect, output_dir=output_dir)
 
 
 def _make_trainer(model, processor, args, data: TrainingData, config, stage, projector_lr, callbacks, evaluator):
@@ -196,7 +199,7 @@ def _log_start(trainer, model, data: TrainingData) -> None:
     print(f"[safellava] {data.summary()}", flush=True)
 
 
-def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: RunConfig, base_dir: Path | None):
+def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: RunConfig, base_dir: Path | None, evaluator):
     """Final output: a plain HF folder (or adapter + base) with processor, safellava.json, resolved config."""
     from safellava.model.build import write_metadata
     from safellava.model.projector_file import save_projector_from_folder
@@ -215,6 +218,11 @@ def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: Ru
         if spec.name == "pretrain":
             save_projector_from_folder(out)
         notes.append(f"final model: {out}")
+        checkpoints = sorted(out.glob("checkpoint-*"))
+        if checkpoints:
+            notes.append(f"checkpoints: {', '.join(str(c) for c in checkpoints)} (resume with resume_from_checkpoint=auto)")
+        if evaluator is not None:
+            notes.append(f"PRISM reports: {evaluator.root}/ (per evaluation summary.json; history.png across epochs)")
         if base_dir is not None:
             notes.append(f"LoRA adapter on base {base_dir}; merge with: safellava export {out} --merge-lora --out <dir>")
         note = wandb_note() if "wandb" in (trainer.args.report_to or []) else None

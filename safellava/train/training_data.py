@@ -32,6 +32,11 @@ class TrainingData:
         )
 
 
+def rendering(config: RunConfig, spec: Stage, recipe: ModelRecipe) -> tuple[str, str]:
+    """(template, image aspect) a run renders its data with — and prompts its PRISM evaluations with."""
+    return config.data.template or spec.template(recipe), config.data.image_aspect or spec.image_aspect(recipe)
+
+
 def build_training_data(
     config: RunConfig, spec: Stage, recipe: ModelRecipe, processor, *, is_main_process: bool
 ) -> TrainingData:
@@ -43,12 +48,9 @@ def build_training_data(
 
     data = config.data
     with PartialState().main_process_first():
-        if data.synth is not None:
-            _generate_synth(data.synth)
         if not data.files:
             raise UserError(f"{config.source}: `data.files` is empty; list the LLaVA JSON/JSONL files to train on")
-        template = data.template or spec.template(recipe)
-        aspect = data.image_aspect or spec.image_aspect(recipe)
+        template, aspect = rendering(config, spec, recipe)
         tokens_per_image = image_token_count(processor)
         dataset = SupervisedDataset(
             [{"path": f.path, "weight": f.weight} for f in data.files],
@@ -77,6 +79,16 @@ def build_training_data(
 
 
 SAFE_SUFFIX = ".safe.json"
+
+
+def prepare_synthetic_data(config: RunConfig) -> None:
+    """Generate `data.synth`'s world (and its cleaned version) once, on the main process, before training."""
+    if config.data.synth is None:
+        return
+    from accelerate import PartialState
+
+    with PartialState().main_process_first():
+        _generate_synth(config.data.synth)
 
 
 def _generate_synth(settings: dict[str, Any]) -> None:
