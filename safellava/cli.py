@@ -24,7 +24,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
         "  safellava model summary configs/models/llava-1.5-7b.yaml --gpus 8\n"
-        "  safellava data check data.json --image-folder images/\n",
+        "  safellava data check data.json --image-folder images/\n"
+        "  safellava audit llava_v1_5_mix665k.json --json audit.json\n"
+        "  safellava clean llava_v1_5_mix665k.json safe_mix665k.json --changes changes.jsonl\n"
+        "  safellava prism run --model runs/demo --tasks runs/demo/data/prism --images runs/demo/data/images/eval --out runs/prism/demo\n"
+        "  safellava export runs/llava-lora --merge-lora --out runs/llava-merged\n"
+        "training: accelerate launch train/pretrain.py | train/finetune.py --help\n",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="<command>")
     subparsers.required = True
