@@ -6,8 +6,11 @@ run folder and says where that is and how to upload it later.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
+
+from safellava.errors import UserError
 
 
 def wandb_has_credentials() -> bool:
@@ -22,6 +25,8 @@ def prepare_trackers(report_to, output_dir: str) -> list[str]:
     if report_to in (None, "none", []):
         return []
     trackers = [report_to] if isinstance(report_to, str) else list(report_to)
+    if "tensorboard" in trackers and importlib.util.find_spec("tensorboard") is None:
+        raise UserError("report_to includes tensorboard but it is not installed: pip install 'safellava[tensorboard]'")
     if "wandb" in trackers:
         os.environ.setdefault("WANDB_DIR", str(Path(output_dir).resolve()))
         Path(os.environ["WANDB_DIR"]).mkdir(parents=True, exist_ok=True)
