@@ -83,3 +83,16 @@ def test_two_process_zero3_with_lora_and_prism_hook(small_world, tmp_path):
         assert projector and all(v.numel() > 0 for v in projector.values())
         assert any(v.abs().sum() > 0 for k, v in lora.items() if "lora_B" in k)
     assert (out / "checkpoint-4" / "global_step4").is_dir()  # DeepSpeed's own resumable state
+
+
+def test_two_process_zero3_full_finetune_saves_gathered_16bit_weights(small_world, tmp_path):
+    out = tmp_path / "zero3-full"
+    _check(_launch(small_world.root, out, "training.save_strategy=no",
+                   f"training.deepspeed={REPO / 'configs/deepspeed/zero3.json'}"))
+    weights = load_file(str(out / "model.safetensors"))
+    # Partitioned parameters would be saved as empty tensors; gathered ones have their full size.
+    assert weights and all(tensor.numel() > 0 for tensor in weights.values())
+    from transformers import AutoModelForImageTextToText
+
+    model = AutoModelForImageTextToText.from_pretrained(out)
+    assert sum(p.numel() for p in model.parameters()) == sum(t.numel() for t in weights.values())
