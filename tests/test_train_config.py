@@ -96,3 +96,10 @@ def test_yaml_words_stay_strings_and_short_floats_are_floats():
                                       "training.weight_decay=1e-2", "training.gradient_checkpointing=true"])
     assert config.training["save_strategy"] == "no" and config.training["eval_strategy"] == "no"
     assert config.training["weight_decay"] == 0.01 and config.training["gradient_checkpointing"] is True
+
+
+def test_projector_lr_with_a_deepspeed_optimizer_is_refused(tmp_path):
+    config = load_run_config("demo", ["training.projector_lr=2e-5", f"training.output_dir={tmp_path}",
+                                      "training.deepspeed=configs/deepspeed/zero3_offload.json", "data.synth=null"])
+    with pytest.raises(ConfigError, match="projector_lr"):
+        run("finetune", config)

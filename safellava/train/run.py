@@ -109,6 +109,14 @@ def resolve_training_arguments(spec: Stage, config: RunConfig) -> dict[str, Any]
 def _check_launch_fits(recipe: ModelRecipe, spec: Stage, training: dict[str, Any]) -> None:
     deepspeed = str(training.get("deepspeed") or "")
     policy = spec.tune_policy(recipe)
+    if deepspeed and training.get("projector_lr") is not None:
+        import json
+
+        if "optimizer" in json.loads(Path(deepspeed).read_text()):
+            raise ConfigError(
+                f"`training.projector_lr` needs the trainer's own optimizer, but {deepspeed} defines a DeepSpeed "
+                f"optimizer (which would silently ignore it); use configs/deepspeed/zero3.json or drop projector_lr"
+            )
     if policy.quantized and "zero3" in Path(deepspeed).name:
         raise ConfigError(
             "QLoRA with ZeRO-3 is not supported here (4-bit weights cannot be partitioned by this setup); "

@@ -1,4 +1,4 @@
-"""transformers' Trainer with the three things LLaVA training needs beyond it, and nothing more.
+"""transformers' Trainer with what LLaVA training needs beyond it, and nothing more.
 
 1. The modality-aware length-grouped sampler (image and text-only samples in separate batches, similar
    lengths together), from `safellava.data.sampler`.
