@@ -107,3 +107,18 @@ def test_best_checkpoint_by_a_prism_figure_and_every_n_epochs(small_world, tmp_p
     assert evaluated == [result.global_step], "every_n_epochs=2 evaluates after epoch 2 only"
     state = json.loads((tmp_path / "run" / f"checkpoint-{result.global_step}" / "trainer_state.json").read_text())
     assert state["best_metric"] is not None and state["best_model_checkpoint"].endswith(f"checkpoint-{result.global_step}")
+
+
+def test_wandb_gets_a_table_of_sample_responses_with_judge_labels(small_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    out = tmp_path / "run"
+    run("finetune", tiny_run_config(small_world.root, out, "training.report_to=wandb", "training.max_steps=2",
+                                    _prism(small_world, every_n_steps=2, limit=3)))
+    tables = list((out / "wandb").glob("offline-run-*/files/media/table/prism/samples_*.table.json"))
+    assert len(tables) == 1
+    table = json.loads(tables[0].read_text())
+    assert table["columns"] == ["task", "question_id", "prompt", "response", "judgement"]
+    tasks = {row[0] for row in table["data"]}
+    assert {"refusal_soft", "implicit_leakage", "benign"} <= tasks
+    assert all(json.loads(row[4]) for row in table["data"])  # every row carries its judge labels
