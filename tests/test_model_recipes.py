@@ -93,3 +93,18 @@ def test_summary_cli_lora_override_counts_adapter_parameters(capsys):
 def test_cli_reports_bad_recipe_without_traceback(capsys):
     assert main(["model", "summary", "no-such-recipe"]) == 2
     assert "unknown model recipe 'no-such-recipe'" in capsys.readouterr().err
+
+
+def test_attention_kernel_is_applied_and_flash_attention_is_checked_up_front():
+    from safellava.model import build_llava
+
+    recipe = load_model_recipe("tiny")
+    recipe.attn_implementation = "eager"
+    model, _ = build_llava(recipe)
+    assert model.model.language_model.config._attn_implementation == "eager"
+    assert model.model.vision_tower.config._attn_implementation == "eager"
+    recipe.attn_implementation = "flash_attention_2"
+    with pytest.raises(RecipeError, match="flash-attn"):
+        build_llava(recipe)
+    with pytest.raises(RecipeError, match="attn_implementation"):
+        load_model_recipe({**_tiny_dict(), "attn_implementation": "flash3"})

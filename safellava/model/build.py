@@ -29,7 +29,7 @@ from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
 from safellava.model.module_map import MODULE_KEYS
 from safellava.model.processor import IMAGE_TOKEN, build_image_processor, build_processor
-from safellava.model.recipe import ModelRecipe, load_model_recipe
+from safellava.model.recipe import ModelRecipe, RecipeError, load_model_recipe
 from safellava.model.tokenizer_source import load_tokenizer
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def build_llava(
         image_token_index=tokenizer.convert_tokens_to_ids(IMAGE_TOKEN),
         pad_token_id=tokenizer.pad_token_id,
     )
-    model = _assemble(config, vision, causal_lm, recipe.projector.type, dtype)
+    model = _assemble(config, vision, causal_lm, recipe, dtype)
     image_processor = build_image_processor(recipe.vision.kind, vision.config.image_size)
     processor = build_processor(
         tokenizer,
@@ -90,8 +90,25 @@ def _load_vision_tower(recipe: ModelRecipe, dtype: torch.dtype):
     if spec.pretrained:
         config = AutoConfig.from_pretrained(spec.pretrained)
         config = getattr(config, "vision_config", config)  # a full CLIP/SigLIP checkpoint holds both towers
-        return AutoModel.from_pretrained(spec.pretrained, config=config, dtype=dtype)
-    return AutoModel.from_config(vision_config_from_recipe(recipe), dtype=dtype)
+        return AutoModel.from_pretrained(spec.pretrained, config=config, dtype=dtype, **_attention(recipe))
+    return AutoModel.from_config(vision_config_from_recipe(recipe), dtype=dtype, **_attention(recipe))
+
+
+def _attention(recipe: ModelRecipe) -> dict[str, str]:
+    """`attn_implementation` for transformers; flash-attention is checked here so a missing package or GPU
+    is one clear error, not a traceback from deep inside model loading."""
+    kind = recipe.attn_implementation
+    if kind == "flash_attention_2":
+        import importlib.util
+
+        if importlib.util.find_spec("flash_attn") is None or not torch.cuda.is_available():
+            raise RecipeError(
+                f"{recipe.source}: `attn_implementation: flash_attention_2` needs the flash-attn package and a CUDA "
+                f"GPU (pip install flash-attn --no-build-isolation); on this machine use `sdpa`"
+            )
+        if recipe.dtype == "float32":
+            raise RecipeError(f"{recipe.source}: flash_attention_2 runs in bf16/fp16: set `dtype: bfloat16`")
+    return {"attn_implementation": kind}
 
 
 def _align_special_tokens(causal_lm, tokenizer) -> None:
@@ -107,17 +124,21 @@ def _align_special_tokens(causal_lm, tokenizer) -> None:
 def _load_causal_lm(recipe: ModelRecipe, dtype: torch.dtype, quantization_config: Any | None, vocab_size: int):
     spec = recipe.language
     if spec.pretrained:
-        return AutoModelForCausalLM.from_pretrained(spec.pretrained, dtype=dtype, quantization_config=quantization_config)
+        return AutoModelForCausalLM.from_pretrained(
+            spec.pretrained, dtype=dtype, quantization_config=quantization_config, **_attention(recipe)
+        )
     # A randomly initialised LM gets exactly the tokenizer's vocabulary unless the recipe fixes it.
     config = text_config_from_recipe(recipe, default_vocab_size=vocab_size)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype, **_attention(recipe))
     if quantization_config is None:
         return model
     # bitsandbytes quantizes while loading weights; a randomly initialised LM takes the same route through
     # a temporary folder, so tiny QLoRA runs exercise exactly the code path of a real 7B QLoRA run.
     with tempfile.TemporaryDirectory(prefix="safellava-lm-") as folder:
         model.save_pretrained(folder)
-        return AutoModelForCausalLM.from_pretrained(folder, dtype=dtype, quantization_config=quantization_config)
+        return AutoModelForCausalLM.from_pretrained(
+            folder, dtype=dtype, quantization_config=quantization_config, **_attention(recipe)
+        )
 
 
 def vision_config_from_recipe(recipe: ModelRecipe):
@@ -151,10 +172,13 @@ def llava_config(
     )
 
 
-def _assemble(config: LlavaConfig, vision, causal_lm, projector_type: str, dtype: torch.dtype):
+def _assemble(config: LlavaConfig, vision, causal_lm, recipe: ModelRecipe, dtype: torch.dtype):
     """Put already-built parts into a LLaVA shell, without allocating the shell's own random weights."""
+    projector_type = recipe.projector.type
     with torch.device("meta"):
-        model = LlavaForConditionalGeneration(config)
+        # The shell shares its sub-configs with the parts: it must choose the same attention kernel, or it
+        # would reset theirs to its default.
+        model = LlavaForConditionalGeneration._from_config(config, **_attention(recipe))
     model.model.vision_tower = vision
     model.model.language_model = causal_lm.model
     model.lm_head = causal_lm.lm_head
@@ -215,7 +239,10 @@ def load_llava(
     if quantization_config is not None:
         # Only the language model is quantized (trap 7 of LLaVA recipes).
         quantization_config.llm_int8_skip_modules = [MODULE_KEYS["vision_tower"], MODULE_KEYS["projector"], "lm_head"]
-    model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype, quantization_config=quantization_config)
+    attention = _attention(recipe) if recipe is not None else {}
+    model = AutoModelForImageTextToText.from_pretrained(
+        path, dtype=dtype, quantization_config=quantization_config, **attention
+    )
     processor = AutoProcessor.from_pretrained(path)
     if recipe is not None:
         model.safellava_recipe = recipe

@@ -24,6 +24,7 @@ LANGUAGE_KINDS = ("llama", "qwen2", "mistral")
 PROJECTOR_TYPES = ("mlp2x_gelu", "linear")
 TOKENIZER_TRAINERS = ("sentencepiece_llama", "qwen_bpe")
 SELECT_STRATEGIES = ("default", "full")
+ATTENTION_KINDS = ("sdpa", "flash_attention_2", "eager")
 
 
 class RecipeError(UserError, ValueError):
@@ -94,6 +95,9 @@ class ModelRecipe:
     qlora: QuantSpec = field(default_factory=QuantSpec)
     dtype: str = "float32"  # weights dtype when building: float32 | bfloat16 | float16
     image_aspect: str = "pad"  # how training and evaluation preprocess images: pad | resize
+    # Attention kernel for both towers: sdpa (PyTorch's fused attention) | flash_attention_2 (needs the
+    # flash-attn package and a CUDA GPU, bf16/fp16) | eager.
+    attn_implementation: str = "sdpa"
     # A whole llava-hf style checkpoint to start from (weights, tokenizer, processor); the parts'
     # `config` blocks then only describe the architecture for offline summaries.
     checkpoint: str | None = None
@@ -113,7 +117,7 @@ _SECTIONS = {
     "lora": LoraSpec,
     "qlora": QuantSpec,
 }
-_TOP_LEVEL = {"name", "template", "tune", "dtype", "image_aspect", "checkpoint", *_SECTIONS}
+_TOP_LEVEL = {"name", "template", "tune", "dtype", "image_aspect", "checkpoint", "attn_implementation", *_SECTIONS}
 _REQUIRED = ("name", "vision", "language")
 
 
@@ -181,6 +185,7 @@ def recipe_from_dict(data: dict[str, Any], source: str) -> ModelRecipe:
         dtype=str(data.get("dtype", "float32")),
         image_aspect=str(data.get("image_aspect", "pad")),
         checkpoint=data.get("checkpoint"),
+        attn_implementation=str(data.get("attn_implementation", "sdpa")),
         source=source,
         **sections,
     )
@@ -208,6 +213,7 @@ def _check_choices(recipe: ModelRecipe) -> None:
         ("projector.type", recipe.projector.type, PROJECTOR_TYPES),
         ("dtype", recipe.dtype, ("float32", "bfloat16", "float16")),
         ("image_aspect", recipe.image_aspect, ("pad", "resize")),
+        ("attn_implementation", recipe.attn_implementation, ATTENTION_KINDS),
     ]
     if recipe.tokenizer.train is not None:
         choices.append(("tokenizer.train", recipe.tokenizer.train, TOKENIZER_TRAINERS))
