@@ -26,3 +26,22 @@ def test_tensorboard_writes_event_files(small_world, tmp_path, monkeypatch):
     run("finetune", tiny_run_config(small_world.root, tmp_path / "run", "training.report_to=tensorboard",
                                     "training.max_steps=2"))
     assert list((tmp_path / "tb").rglob("events.out.tfevents.*"))
+
+
+def test_resolving_a_config_has_no_side_effects_and_wandb_settings_are_per_run(small_world, tmp_path, monkeypatch):
+    import os
+
+    from safellava.train.config import load_run_config
+    from safellava.train.run import resolve_training_arguments
+    from safellava.train.stages import STAGES
+
+    monkeypatch.delenv("WANDB_DIR", raising=False)
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = load_run_config("demo", [f"training.output_dir={tmp_path / 'not-created'}"])
+    resolve_training_arguments(STAGES["finetune"], config)
+    assert not (tmp_path / "not-created").exists()
+    for name in ("first", "second"):
+        run("finetune", tiny_run_config(small_world.root, tmp_path / name, "training.report_to=wandb",
+                                        "training.max_steps=1"))
+        assert list((tmp_path / name / "wandb").glob("offline-run-*")), f"{name}: wandb files went elsewhere"
+    assert "WANDB_DIR" not in os.environ

@@ -24,7 +24,7 @@ from safellava.train.checkpoints import CheckpointCompletionCallback, resolve_re
 from safellava.train.config import ConfigError, RunConfig, dump_yaml
 from safellava.train.hardware import init_cpu_process_group_for_deepspeed, resolve_bf16
 from safellava.train.stages import STAGES, Stage
-from safellava.train.trackers import prepare_trackers, wandb_note
+from safellava.train.trackers import normalise_report_to, tracker_environment, wandb_note
 from safellava.train.training_data import TrainingData, build_training_data, prepare_synthetic_data, rendering
 
 logger = logging.getLogger(__name__)
@@ -69,11 +69,12 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         from safellava.prism.hook import PrismCallback
 
         callbacks = [PrismCallback(evaluator), *callbacks]
-    trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks, evaluator)
-    _log_start(trainer, model, data)
-    resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
-    output = trainer.train(resume_from_checkpoint=resume)
-    notes = _save_final(trainer, processor, recipe, spec, config, base_dir, evaluator)
+    with tracker_environment(trainer_args.report_to, trainer_args.output_dir):
+        trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks, evaluator)
+        _log_start(trainer, model, data)
+        resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
+        output = trainer.train(resume_from_checkpoint=resume)
+        notes = _save_final(trainer, processor, recipe, spec, config, base_dir, evaluator)
     return RunResult(
         stage=stage,
         output_dir=Path(trainer_args.output_dir),
@@ -99,7 +100,7 @@ def resolve_training_arguments(spec: Stage, config: RunConfig) -> dict[str, Any]
     if not torch.cuda.is_available() and not training.get("deepspeed"):
         training.setdefault("use_cpu", True)  # several CPU processes then form a gloo group
     training["seed"] = config.seed
-    training["report_to"] = prepare_trackers(training.get("report_to"), training["output_dir"])
+    training["report_to"] = normalise_report_to(training.get("report_to"))
     deepspeed = training.get("deepspeed")
     if deepspeed and not Path(deepspeed).exists():
         raise ConfigError(f"{config.source}: `training.deepspeed` file {deepspeed} does not exist (see configs/deepspeed/)")
