@@ -71,3 +71,18 @@ def test_separate_projector_learning_rate(small_world, tmp_path):
                              "training.lr_scheduler_type=constant", "training.warmup_steps=0")
     run("finetune", config, callbacks=[GroupSpy()])
     assert seen["lrs"] == [2e-5, 1e-3]
+
+
+def test_images_that_fail_to_decode_in_workers_are_counted_in_the_run_summary(small_world, tmp_path):
+    import shutil
+
+    world = tmp_path / "world"
+    shutil.copytree(small_world.root, world)
+    records = json.loads((world / "finetune.json").read_text())
+    victim = next(r for r in records if "image" in r)
+    (world / "images" / victim["image"]).write_bytes(b"\x89PNG\r\n\x1a\n truncated")  # exists, will not decode
+    result = run("finetune", tiny_run_config(world, tmp_path / "run", "training.max_steps=-1",
+                                             "training.num_train_epochs=1", "training.dataloader_num_workers=1"))
+    summary = next(note for note in result.notes if note.startswith("training data:"))
+    assert "unreadable_image" in summary or "corrupt_image" in summary, summary
+    assert list((tmp_path / "run" / "data_problems").glob("problems-*.jsonl"))

@@ -64,7 +64,10 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         enable_gradient_checkpointing(model)
     projector_lr = training.pop("projector_lr", None)
     trainer_args = TrainingArguments(**training)
-    data = build_training_data(config, spec, recipe, processor, is_main_process=trainer_args.process_index == 0)
+    data = build_training_data(
+        config, spec, recipe, processor, is_main_process=trainer_args.process_index == 0,
+        problems_dir=Path(trainer_args.output_dir) / "data_problems",
+    )
     if evaluator is not None:
         from safellava.prism.hook import PrismCallback
 
@@ -74,7 +77,7 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         _log_start(trainer, model, data)
         resume = resolve_resume(config.resume_from_checkpoint, trainer_args.output_dir)
         output = trainer.train(resume_from_checkpoint=resume)
-        notes = _save_final(trainer, processor, recipe, spec, config, base_dir, evaluator)
+        notes = _save_final(trainer, processor, recipe, spec, config, base_dir, evaluator, data)
     return RunResult(
         stage=stage,
         output_dir=Path(trainer_args.output_dir),
@@ -208,7 +211,10 @@ def _log_start(trainer, model, data: TrainingData) -> None:
     print(f"[safellava] {data.summary()}", flush=True)
 
 
-def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: RunConfig, base_dir: Path | None, evaluator):
+def _save_final(
+    trainer, processor, recipe: ModelRecipe, spec: Stage, config: RunConfig, base_dir: Path | None, evaluator,
+    data: TrainingData,
+):
     """Final output: a plain HF folder (or adapter + base) with processor, safellava.json, resolved config."""
     from safellava.model.build import write_metadata
     from safellava.model.projector_file import save_projector_from_folder
@@ -220,12 +226,14 @@ def _save_final(trainer, processor, recipe: ModelRecipe, spec: Stage, config: Ru
         model.peft_config["default"].base_model_name_or_path = str(base_dir)
     trainer.save_model(str(out))  # gathers 16-bit weights under ZeRO-3
     notes = []
+    data_note = data.summary()  # after training: includes what data-loader workers skipped
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(out))
         write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name, "adapter": base_dir is not None})
         (out / RUN_CONFIG_FILE).write_text(dump_yaml(config, extra={"stage": spec.name}))
         if spec.name == "pretrain":
             save_projector_from_folder(out)
+        notes.append(data_note)
         notes.append(f"final model: {out}")
         checkpoints = sorted(out.glob("checkpoint-*"))
         if checkpoints:

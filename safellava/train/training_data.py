@@ -25,7 +25,10 @@ class TrainingData:
     image_aspect: str
 
     def summary(self) -> str:
-        report = self.dataset.report
+        """The validation summary, including problems that data-loader workers met while training."""
+        from safellava.data.dataset import collect_report
+
+        report = collect_report(self.dataset)
         return (
             f"training data: {len(self.dataset)} samples (template {self.template}, images {self.image_aspect}); "
             f"validation: {report.summary()}"
@@ -38,11 +41,10 @@ def rendering(config: RunConfig, spec: Stage, recipe: ModelRecipe) -> tuple[str,
 
 
 def build_training_data(
-    config: RunConfig, spec: Stage, recipe: ModelRecipe, processor, *, is_main_process: bool
+    config: RunConfig, spec: Stage, recipe: ModelRecipe, processor, *, is_main_process: bool, problems_dir: Path
 ) -> TrainingData:
     from accelerate import PartialState
 
-    from safellava.data.collate import DataCollator
     from safellava.data.dataset import SupervisedDataset
     from safellava.data.sampler import ModalityLengthGroupedSampler
 
@@ -63,13 +65,11 @@ def build_training_data(
             image_aspect=aspect,
             validation=data.validation,
             progress=is_main_process,
+            # Problems found while building samples inside data-loader workers (an image that will not
+            # decode, answers truncated away) are written here, so the run can count them at the end.
+            problems_dir=problems_dir,
         )
-    collator = DataCollator(
-        pad_token_id=processor.tokenizer.pad_token_id,
-        image_token_id=processor.tokenizer.convert_tokens_to_ids("<image>"),
-        image_token_count=tokens_per_image,
-        blank_pixel_values=dataset.images.blank(),
-    )
+    collator = dataset.make_collator()
     lengths = dataset.modality_lengths()
 
     def sampler_factory(batch_size: int, world_size: int, seed: int):
