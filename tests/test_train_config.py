@@ -66,7 +66,7 @@ def test_missing_inputs_give_clear_errors(tmp_path, capsys):
     assert main("finetune", ["--config", "no-such-config"]) == 2
     assert "run config 'no-such-config' not found" in capsys.readouterr().err
     assert main("finetune", ["--config", "demo", f"init_from={tmp_path / 'missing'}", "data.synth=null",
-                             f"training.output_dir={tmp_path}"]) == 2
+                             "prism=null", f"training.output_dir={tmp_path}"]) == 2
     assert "init_from" in capsys.readouterr().err
     with pytest.raises(UserError, match="resume_from_checkpoint"):
         from safellava.train.checkpoints import resolve_resume

@@ -40,12 +40,13 @@ def _launch(world, out: Path, *overrides: str) -> subprocess.CompletedProcess:
     command = [
         str(accelerate), "launch", "--config_file", str(REPO / "configs/accelerate/cpu.yaml"),
         "--main_process_port", "0", str(REPO / "train/finetune.py"),
-        "model=tiny", f"data.files=[{world / 'finetune.json'}]", f"data.image_folder={world / 'images'}",
+        "model=tiny", "data.synth=null", "prism=null",
+        f"data.files=[{world / 'finetune.json'}]", f"data.image_folder={world / 'images'}",
         "data.model_max_length=256", f"training.output_dir={out}", "training.max_steps=4",
         "training.per_device_train_batch_size=2", "training.save_strategy=steps", "training.save_steps=2",
         "training.report_to=none", "training.dataloader_num_workers=0", "training.bf16=false", *overrides,
     ]
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=420, env=dict(os.environ))
+    return subprocess.run(command, cwd=out.parent, capture_output=True, text=True, timeout=420, env=dict(os.environ))
 
 
 def _check(process: subprocess.CompletedProcess) -> None:
@@ -58,7 +59,12 @@ def _check(process: subprocess.CompletedProcess) -> None:
 
 def test_two_process_ddp(small_world, tmp_path):
     out = tmp_path / "ddp"
-    _check(_launch(small_world.root, out))
+    # The run generates and cleans its own world: only rank 0 may write it, the other rank waits.
+    world = tmp_path / "world"
+    _check(_launch(small_world.root, out,
+                   f"data.synth={{out: {world}, n_train_images: 16, n_eval_images: 2, clean: true}}",
+                   f"data.files=[{world / 'finetune.safe.json'}]", f"data.image_folder={world / 'images'}"))
+    assert not list(world.glob("*.partial*"))
     checkpoint = out / "checkpoint-4"
     # One RNG state per rank proves two ranks trained; the final model is a plain HF folder.
     assert (checkpoint / "rng_state_0.pth").exists() and (checkpoint / "rng_state_1.pth").exists()

@@ -163,11 +163,10 @@ def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_di
 
 
 def _save_base(model, processor, base: Path) -> Path:
-    from accelerate import PartialState
-
     from safellava.model.build import save_llava
+    from safellava.prism.generate import distributed_state
 
-    state = PartialState()
+    state = distributed_state()  # the process group as the launcher set it up, CPU-only machines included
     if state.is_main_process and not (base / "config.json").exists():
         save_llava(model, processor, base)
     state.wait_for_everyone()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -43,13 +44,12 @@ def rendering(config: RunConfig, spec: Stage, recipe: ModelRecipe) -> tuple[str,
 def build_training_data(
     config: RunConfig, spec: Stage, recipe: ModelRecipe, processor, *, is_main_process: bool, problems_dir: Path
 ) -> TrainingData:
-    from accelerate import PartialState
-
     from safellava.data.dataset import SupervisedDataset
     from safellava.data.sampler import ModalityLengthGroupedSampler
+    from safellava.prism.generate import distributed_state
 
     data = config.data
-    with PartialState().main_process_first():
+    with distributed_state().main_process_first():
         if not data.files:
             raise UserError(f"{config.source}: `data.files` is empty; list the LLaVA JSON/JSONL files to train on")
         template, aspect = rendering(config, spec, recipe)
@@ -85,9 +85,11 @@ def prepare_synthetic_data(config: RunConfig) -> None:
     """Generate `data.synth`'s world (and its cleaned version) once, on the main process, before training."""
     if config.data.synth is None:
         return
-    from accelerate import PartialState
+    from safellava.prism.generate import distributed_state
 
-    with PartialState().main_process_first():
+    # distributed_state(), not a bare PartialState(): on a CPU-only machine the latter believes every
+    # process is the main one, and two ranks would write the same files at once.
+    with distributed_state().main_process_first():
         _generate_synth(config.data.synth)
 
 
@@ -109,6 +111,6 @@ def _generate_synth(settings: dict[str, Any]) -> None:
         for raw in (world.pretrain, world.finetune):
             safe = raw.with_name(raw.stem + SAFE_SUFFIX)
             if not safe.exists() or safe.stat().st_mtime < raw.stat().st_mtime:
-                partial = safe.with_name(safe.name + ".partial")
+                partial = safe.with_name(f"{safe.name}.partial-{os.getpid()}")
                 clean_file(str(raw), str(partial), progress=False)
                 partial.replace(safe)  # a reader never sees a half-written file
