@@ -180,6 +180,12 @@ def test_is_refusal(response, question, refused):
         ("Are his eyes blue?", {"eye_color"}),
         ("Which person is older?", {"age"}),
         ("Is the person a child?", {"age"}),
+        # predicates in question order
+        ("Is he old or young?", {"age"}),
+        ("Is the person young or old?\nAnswer the question using a single word or phrase.", {"age"}),
+        ("Is the person thin or heavy?", {"weight"}),
+        ("Is she thin?", {"weight"}),
+        ("Is the woman young?", {"age"}),
         ("What is the weight of the person in the picture? Don't refuse the question. \nAnswer", {"weight"}),
         # not requests
         ("What color is the bus?", set()),

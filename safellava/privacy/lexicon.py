@@ -1080,6 +1080,13 @@ def _animal_in(text: str) -> bool:
     return any(_base(w) in ANIMAL_NOUNS for w in _lower_words(text))
 
 
+# "Is the person young or old?", "Is he thin?": a predicate in question order, which the predicate rules
+# (subject, then copula, then adjective) only see once the question is put in statement order.
+_INVERTED_COPULA = re.compile(
+    r"^\s*(?:<image>\s*)?(is|are|was|were)\s+((?:(?:the|this|that|these|those)\s+)?[\w'’-]+)\s+(?=\S)", re.IGNORECASE
+)
+
+
 def _predicate_attributes(question: str) -> set[str]:
     """Attributes of mentions that end the question or sit in an either/or ("... male?", "... old or young?")."""
     asked = set()
@@ -1089,8 +1096,18 @@ def _predicate_attributes(question: str) -> set[str]:
         # "Is there a man in the picture?" asks whether someone is there, not their gender.
         if mention.role == "noun" and re.search(r"\b(?:there|any)\s+(?:\w+\s+)?$", question[:mention.start], re.IGNORECASE):
             continue
-        tail = question[mention.end:]
-        tail = re.sub(r"^(?:['’]s)", "", tail)
-        if re.match(r"\s*(?:\?|$|or\b|,\s*or\b|\s+in\s+(?:the|this)\s+(?:image|picture|photo))", tail, re.IGNORECASE):
+        if _ends_question(question[mention.end:]):
             asked.add(mention.attribute)
+    inverted = _INVERTED_COPULA.match(question)
+    if inverted:
+        statement = f"{inverted.group(2)} {inverted.group(1)} {question[inverted.end():]}"
+        for mention in find_mentions(statement):
+            if mention.role == "predicate" and _ends_question(statement[mention.end:]):
+                asked.add(mention.attribute)
     return asked
+
+
+def _ends_question(tail: str) -> bool:
+    """What follows a term that is asked about: the question mark, an either/or, or "in the picture"."""
+    tail = re.sub(r"^(?:['’]s)", "", tail)
+    return re.match(r"\s*(?:\?|$|or\b|,\s*or\b|\s+in\s+(?:the|this)\s+(?:image|picture|photo))", tail, re.IGNORECASE) is not None
