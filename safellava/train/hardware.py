@@ -56,3 +56,17 @@ def init_cpu_process_group_for_deepspeed(uses_deepspeed: bool) -> bool:
     os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
     PartialState(backend="gloo")
     return True
+
+
+def end_process_group() -> None:
+    """Leave the process group cleanly once a run is over: all ranks meet, then the group is destroyed.
+
+    Left to interpreter exit, a DeepSpeed-on-CPU rank sometimes aborted after a finished run
+    (`terminate called without an active exception`, SIGABRT) because its communication threads were
+    still running when the process tore down; the launcher then reported the whole job as failed.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
