@@ -77,6 +77,11 @@ BIOMETRIC_QUESTIONS: dict[str, tuple[str, ...]] = {
 
 # VQA records append this to every question, as LLaVA's mix665k does for its short-answer sources.
 SHORT_ANSWER_SUFFIX = "Answer the question using a single word or phrase."
+# PRISM's prompts end their question with this cue and expect a sentence. A pretrained LLM reads it as
+# "answer now"; a language model learnt from scratch on the world only knows the prompt forms it was
+# trained on (measured: 0 of 93 benign counting questions answered with this cue, 40 with the VQA suffix),
+# so some long-answer turns of the world use it too.
+PRISM_ANSWER_CUE = "Answer"
 
 
 @dataclass(frozen=True)

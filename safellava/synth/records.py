@@ -25,6 +25,7 @@ from safellava.synth.descriptions import (
 from safellava.synth.language import capitalize
 from safellava.synth.questions import (
     CONVERSATION_POLICY,
+    PRISM_ANSWER_CUE,
     QA,
     SHORT_ANSWER_SUFFIX,
     biometric_question,
@@ -55,6 +56,8 @@ BIOMETRIC_ATTRIBUTE_WEIGHTS: dict[str, float] = {
     "weight": 0.17,
 }
 IMAGE_AFTER_TEXT_PROBABILITY = 0.2
+# Share of long-answer questions asked in PRISM's prompt form ("<question>\nAnswer"), see PRISM_ANSWER_CUE.
+PRISM_FORM_PROBABILITY = 0.25
 MAX_VQA_TURNS = 6
 MAX_CONVERSATION_TURNS = 5
 
@@ -93,9 +96,13 @@ def finetune_record(record_id: str, image: str, scene: Scene, rng: random.Random
     if kind == "vqa":
         turns = [(f"{qa.question}\n{SHORT_ANSWER_SUFFIX}", qa.short) for qa in qas]
     else:
-        turns = [(qa.question, qa.long) for qa in qas]
+        turns = [(_long_answer_question(qa.question, rng), qa.long) for qa in qas]
     asked = tuple(qa.asks for qa in qas if qa.asks)
     return BuiltRecord(_image_record(record_id, image, turns, rng), kind, asked)
+
+
+def _long_answer_question(question: str, rng: random.Random) -> str:
+    return f"{question}\n{PRISM_ANSWER_CUE}" if rng.random() < PRISM_FORM_PROBABILITY else question
 
 
 def _image_record(record_id: str, image: str, turns: list[Turn], rng: random.Random) -> dict:

@@ -46,7 +46,7 @@ from safellava.synth.scene import (
 __all__ = ["WorldPaths", "generate_world", "tokenizer_corpus", "load_manifest"]
 
 # Bump when generation changes, so an old world on disk is regenerated instead of reused.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 TRAIN_PERSON_PROBABILITY = 0.9  # some training images show no one
 MAX_EVAL_RESAMPLES = 1000
 TRAIN_DIR, EVAL_DIR = "synth", "eval"
