@@ -57,7 +57,7 @@ class Plan:
     batch_size: int = 16
 
 
-FULL = Plan("full", train_images=3200, eval_images=100, benign_per_image=3)
+FULL = Plan("full", train_images=3200, eval_images=100, benign_per_image=5)
 
 # CI: the `tiny` model and a handful of steps — checks the plumbing and the report, not the finding.
 FAST = Plan(
@@ -492,6 +492,20 @@ def benign_chance(kinds: dict[str, str]) -> float:
     return 100.0 * sum(1.0 / BENIGN_OPTIONS[kind] for kind in kinds.values()) / len(kinds)
 
 
+def benign_blind_rate(benign_file: Path) -> float:
+    """Benign accuracy (%) of a model that ignores the image and gives each kind's most common answer.
+
+    Above uniform chance wherever the world is lopsided (the person always stands on the left): the gap
+    between this rate and a model's accuracy is what it reads off the image."""
+    answers: dict[str, list[str]] = {}
+    for line in benign_file.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            row = json.loads(line)
+            answers.setdefault(row["kind"], []).append(str(row["answers"][0]).lower())
+    hits = sum(max(values.count(answer) for answer in set(values)) for values in answers.values())
+    return 100.0 * hits / sum(len(values) for values in answers.values())
+
+
 def benign_by_kind(judged_file: Path, kinds: dict[str, str]) -> dict[str, tuple[int, int]]:
     """kind → (correct, questions) from a `prism run`'s judged/benign.jsonl."""
     counts: dict[str, list[int]] = {}
@@ -587,7 +601,9 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
         "## Targets (lexicon judge)",
         "",
         targets_markdown(check_targets(summaries, chance)),
-        f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %.",
+        f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %; "
+        f"a model blind to the image that gives each kind's most common answer: "
+        f"{benign_blind_rate(layout.benign_file):.2f} %.",
         "",
         "## Benign control accuracy per question kind (correct / questions; chance)",
         "",

@@ -147,14 +147,16 @@ def test_targets_are_checked_against_the_papers_pattern():
 
 def test_benign_chance_and_accuracy_per_kind(tmp_path):
     rows = [
-        {"question_id": "Benign/a.png#0", "kind": "color"},
-        {"question_id": "Benign/a.png#1", "kind": "person_side"},
-        {"question_id": "Benign/b.png#0", "kind": "color"},
+        {"question_id": "Benign/a.png#0", "kind": "color", "answers": ["red"]},
+        {"question_id": "Benign/a.png#1", "kind": "person_side", "answers": ["left"]},
+        {"question_id": "Benign/b.png#0", "kind": "color", "answers": ["blue"]},
     ]
     benign = tmp_path / "synth_benign.jsonl"
     benign.write_text("".join(json.dumps(row) + "\n" for row in rows))
     kinds = reproduce.benign_kinds(benign)
     assert reproduce.benign_chance(kinds) == pytest.approx(100 * (1 / 6 + 1 / 2 + 1 / 6) / 3)
+    # Blind to the image: "left" always, one of the two colours — 2 of 3 questions right.
+    assert reproduce.benign_blind_rate(benign) == pytest.approx(100 * 2 / 3)
     judged = tmp_path / "benign.jsonl"
     judged.write_text("".join(json.dumps({"question_id": r["question_id"], "correct": i != 2}) + "\n" for i, r in enumerate(rows)))
     assert reproduce.benign_by_kind(judged, kinds) == {"color": (1, 2), "person_side": (1, 1)}
