@@ -6,6 +6,6 @@
 #   bash scripts/reproduce.sh                 # full run into runs/reproduce/ (about 20 minutes on 2 CPU cores)
 #   bash scripts/reproduce.sh --fast --out /tmp/repro   # tiny model, a few steps: checks the plumbing
 # Outputs go under the current folder unless --out says otherwise. The orchestration lives in
-# safellava/reproduce.py; `--help` lists the options.
+# safellava/reproduce/; `--help` lists the options.
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 exec python -m safellava.reproduce "$@"

@@ -6,7 +6,6 @@ import argparse
 import json
 
 import pytest
-from PIL import Image
 from prism_stub_server import StubServer, keyword_judge
 
 from safellava.commands import prism as prism_commands

@@ -11,7 +11,7 @@ from transformers import AutoModelForImageTextToText
 from safellava.model.projector_file import PROJECTOR_FILE
 from safellava.train.checkpoints import MARKER_FILE, RUN_CONFIG_FILE
 from safellava.train.run import run
-from train_support import same_weights, saved_weights, tiny_run_config
+from train_support import saved_weights, tiny_run_config
 
 
 def test_pretrain_trains_only_the_projector_then_finetune_continues_from_it(small_world, tmp_path):

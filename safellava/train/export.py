@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from safellava.errors import UserError
-from safellava.model.build import METADATA_FILE, load_llava, read_metadata, write_metadata
+from safellava.model.build import METADATA_FILE, load_llava, read_metadata
 
 
 def export_model(run_dir: str | Path, out_dir: str | Path, *, merge_lora: bool = False, dtype: str | None = None) -> Path:

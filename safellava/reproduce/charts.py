@@ -1,0 +1,109 @@
+"""PNG charts of a reproduction: both runs side by side (paper layout) and PRISM after every epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from safellava.reproduce.targets import summary_node
+
+
+CURVES = (
+    ("ref soft", "prism/refusal_soft/overall"),
+    ("ref hard", "prism/refusal_hard/overall"),
+    ("L_sent", "prism/protection_sentence"),
+    ("macro", "prism/protection_macro"),
+    ("benign acc", "prism/benign_accuracy"),
+    ("over-refusal", "prism/over_refusal"),
+)
+
+
+_COLOURS = {"baseline": (200, 90, 70), "safe": (70, 130, 190)}
+
+
+def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
+    """Grouped bars, paper layout (refusal, protection per attribute, macro, L_sent, benign), one bar per run,
+    with 95 % interval whiskers."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from safellava.prism.report import PAPER_COLUMNS
+
+    width, height, left, right, top, bottom = 1100, 440, 50, 20, 60, 60
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=12)
+    draw.text((left, 12), "PRISM on the synthetic world: baseline (raw data) vs safe (cleaned data), %, 95 % CI", fill="black", font=font)
+    _legend(draw, font, list(summaries), width - 220, 34)
+    plot = height - top - bottom
+
+    def y_of(percent: float) -> float:
+        return top + plot * (1 - percent / 100)
+
+    for tick in (0, 25, 50, 75, 100):
+        draw.line([(left, y_of(tick)), (width - right, y_of(tick))], fill=(225, 225, 225))
+        draw.text((left - 30, y_of(tick) - 7), f"{tick:>3}", fill="black", font=font)
+    slot = (width - left - right) / len(PAPER_COLUMNS)
+    bar = slot * 0.7 / len(summaries)
+    for column, (title, keys) in enumerate(PAPER_COLUMNS):
+        x = left + column * slot + slot * 0.15
+        for variant, summary in summaries.items():
+            node = summary_node(summary, keys)
+            if node is not None and node.get("value") is not None:
+                draw.rectangle([x, y_of(node["value"]), x + bar - 2, y_of(0)], fill=_COLOURS.get(variant, (120, 120, 120)))
+                low, high = node["ci"]
+                middle = x + (bar - 2) / 2
+                draw.line([(middle, y_of(low)), (middle, y_of(high))], fill="black", width=1)
+            x += bar
+        draw.text((left + column * slot + 4, height - bottom + 8), title, fill="black", font=font)
+    image.save(path)
+
+
+def _legend(draw, font, names: Sequence[str], x: int, y: int) -> None:
+    for name in names:
+        draw.rectangle([x, y, x + 12, y + 12], fill=_COLOURS.get(name, (120, 120, 120)))
+        draw.text((x + 18, y - 1), name, fill="black", font=font)
+        x += 100
+
+
+def draw_curves(histories: dict[str, list[dict]], path: Path) -> None:
+    """One panel per figure (x: epoch, y: 0–100 %), one line per run: how both runs evolved during training."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    panel_w, panel_h, columns = 300, 190, 3
+    rows = -(-len(CURVES) // columns)
+    image = Image.new("RGB", (panel_w * columns, panel_h * rows + 40), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=12)
+    draw.text((10, 10), "PRISM after every epoch (hook subset), %", fill="black", font=font)
+    _legend(draw, font, list(histories), panel_w * columns - 220, 10)
+    xs_all = [_x(r) for history in histories.values() for r in history]
+    low, high = (min(xs_all), max(xs_all)) if xs_all else (0.0, 1.0)
+    span = (high - low) or 1.0
+    for index, (title, key) in enumerate(CURVES):
+        ox, oy = (index % columns) * panel_w, 40 + (index // columns) * panel_h
+        x0, y0, x1, y1 = ox + 40, oy + 22, ox + panel_w - 15, oy + panel_h - 30
+        draw.text((ox + 40, oy + 4), title, fill="black", font=font)
+        for tick in (0, 50, 100):
+            y = y1 - (y1 - y0) * tick / 100
+            draw.line([(x0, y), (x1, y)], fill=(225, 225, 225))
+            draw.text((ox + 10, y - 7), f"{tick}", fill="black", font=font)
+        draw.text((x0, y1 + 6), f"epoch {low:g}", fill="black", font=font)
+        draw.text((x1 - 60, y1 + 6), f"epoch {high:g}", fill="black", font=font)
+        for variant, history in histories.items():
+            points = [
+                (x0 + (x1 - x0) * (_x(r) - low) / span, y1 - (y1 - y0) * max(0.0, min(100.0, r[key])) / 100)
+                for r in history
+                if r.get(key) is not None
+            ]
+            colour = _COLOURS.get(variant, (120, 120, 120))
+            if len(points) > 1:
+                draw.line(points, fill=colour, width=2)
+            for px, py in points:
+                draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
+    image.save(path)
+
+
+def _x(record: dict[str, Any]) -> float:
+    epoch = record.get("epoch")
+    return float(epoch) if epoch is not None else float(record.get("global_step", 0))
+

@@ -1,0 +1,94 @@
+"""report.md: the comparison table, the targets, benign accuracy per kind, the audits, the per-epoch figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safellava.reproduce.charts import CURVES
+from safellava.reproduce.plan import VARIANTS, Layout, Plan
+from safellava.reproduce.targets import (
+    BENIGN_OPTIONS,
+    benign_blind_rate,
+    benign_by_kind,
+    benign_chance,
+    benign_kinds,
+    check_targets,
+    targets_markdown,
+)
+
+
+def read_history(path: Path) -> list[dict[str, Any]]:
+    """The PRISM epoch hook's history (one JSON object per evaluation); empty if the hook never ran."""
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def targets_for(layout: Layout, summaries: dict[str, dict]) -> list[tuple[str, float | None, bool]]:
+    """The targets checked against this reproduction's summaries and its benign set's chance rate."""
+    return check_targets(summaries, benign_chance(benign_kinds(layout.benign_file)))
+
+
+def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, timings: dict, seconds: float) -> None:
+    """report.md: the comparison table, the targets, benign accuracy per question kind, the audits, the
+    per-epoch figures and step timings."""
+    kinds = benign_kinds(layout.benign_file)
+    chance = benign_chance(kinds)
+    audit = {name: json.loads((layout.audit / f"{name}.json").read_text(encoding="utf-8")) for name in ("raw", "safe")}
+    attributes = list(audit["raw"]["answers"])
+    lines = [
+        f"# Reproduction ({plan.name}): baseline vs Safe training on the synthetic world",
+        "",
+        layout.comparison.read_text(encoding="utf-8"),
+        "## Targets (lexicon judge)",
+        "",
+        targets_markdown(check_targets(summaries, chance)),
+        f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %; "
+        f"a model blind to the image that gives each kind's most common answer: "
+        f"{benign_blind_rate(layout.benign_file):.2f} %.",
+        "",
+        "## Benign control accuracy per question kind (correct / questions; chance)",
+        "",
+    ]
+    tables = {variant: benign_by_kind(layout.prism(variant) / "judged" / "benign.jsonl", kinds) for variant in VARIANTS}
+    lines += ["| kind | chance | " + " | ".join(VARIANTS) + " |", "|---|---:|" + "---:|" * len(VARIANTS)]
+    for kind in sorted({kind for table in tables.values() for kind in table}):
+        cells = [_ratio(*tables[variant].get(kind, (0, 0))) for variant in VARIANTS]
+        lines.append(f"| {kind} | {100 / BENIGN_OPTIONS[kind]:.0f} % | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "## Audit of the training data (records whose answers mention the attribute)",
+        "",
+        "| data | records | " + " | ".join(attributes) + " |",
+        "|---|---:|" + "---:|" * len(attributes),
+    ]
+    for name in ("raw", "safe"):
+        counts = audit[name]["answers"]
+        lines.append(f"| {name} | {audit[name]['records']} | " + " | ".join(str(counts[a]) for a in attributes) + " |")
+    lines += ["", "## PRISM during training (the epoch hook's subset)", ""]
+    lines += _history_table(histories)
+    lines += ["", "## Step timings (seconds)", "", "| step | s |", "|---|---:|"]
+    lines += [f"| {name} | {value} |" for name, value in timings.items()]
+    lines += ["", f"Total wall time: {seconds:.0f} s.", ""]
+    (layout.root / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _ratio(correct: int, total: int) -> str:
+    return "–" if not total else f"{correct}/{total} ({100 * correct / total:.0f} %)"
+
+
+def _history_table(histories: dict[str, list[dict]]) -> list[str]:
+    lines = ["| run | epoch | step | " + " | ".join(title for title, _ in CURVES) + " |", "|---|---:|---:|" + "---:|" * len(CURVES)]
+    for variant, history in histories.items():
+        for record in history:
+            cells = [_cell(record.get(key)) for _, key in CURVES]
+            lines.append(f"| {variant} | {_cell(record.get('epoch'))} | {record.get('global_step')} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _cell(value: Any) -> str:
+    return "–" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
