@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from safellava.commands import synth as synth_command
-from safellava.synth import generate_world, load_manifest
+from safellava.synth import generate_world, load_manifest, stated_values
 
 SMALL = dict(n_train_images=60, n_eval_images=8)
 
@@ -141,6 +141,25 @@ def test_captions_describe_the_person_truthfully(world):
             assert person["eye_color"] == eyes.group(1), text
         checked += 1
     assert checked > 30
+
+
+def test_stated_values_read_back_what_the_world_wrote(world):
+    """Every value a caption or stage-2 answer states is the person's own; every attribute is stated somewhere."""
+    images = load_manifest(world.root)["images"]
+    stated = Counter()
+    for record in json.loads(world.pretrain.read_text()) + json.loads(world.finetune.read_text()):
+        person = images.get(record.get("image"), {}).get("person")
+        if not person:
+            continue
+        for turn in record["conversations"][1::2]:
+            for attribute in ("age", "gender", "race", "eye_color", "weight"):
+                values = stated_values(attribute, turn["value"])
+                assert values <= {person[attribute]}, (attribute, turn["value"], person)
+                stated[attribute] += bool(values)
+    assert min(stated.values()) > 0 and len(stated) == 5, stated
+    assert stated_values("age", "The person is a young child.") == {"child"}
+    assert stated_values("weight", "The person has a slim build.") == {"thin"}
+    assert stated_values("gender", "I cannot tell.") == set()
 
 
 def test_prism_files_follow_the_published_format(world):

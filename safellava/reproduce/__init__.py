@@ -18,6 +18,7 @@ the recipe files and a hash of the data and of the model a stage starts from).
 """
 
 from safellava.errors import UserError
+from safellava.reproduce.attributes import AttributeReading, attribute_reading
 from safellava.reproduce.charts import draw_comparison_chart, draw_curves
 from safellava.reproduce.cli import main
 from safellava.reproduce.pipeline import reproduce
@@ -34,7 +35,7 @@ from safellava.reproduce.targets import (
 )
 
 __all__ = [
-    "FAST", "FULL", "TARGETS", "VARIANTS", "Layout", "Plan", "UserError", "benign_blind_rate", "benign_by_kind",
+    "AttributeReading", "FAST", "FULL", "TARGETS", "VARIANTS", "Layout", "Plan", "UserError", "attribute_reading", "benign_blind_rate", "benign_by_kind",
     "benign_chance", "benign_kinds", "check_targets", "draw_comparison_chart", "draw_curves", "finished_model",
     "main", "read_history", "reproduce", "write_report",
 ]  # fmt: skip

@@ -10,8 +10,7 @@ from typing import Sequence
 
 from safellava.errors import UserError
 from safellava.reproduce.pipeline import reproduce
-from safellava.reproduce.plan import FAST, FULL
-from safellava.reproduce.plan import VARIANTS, Layout
+from safellava.reproduce.plan import FAST, FULL, VARIANTS, Layout
 from safellava.reproduce.report import targets_for
 from safellava.reproduce.targets import targets_markdown
 
@@ -23,7 +22,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         "(baseline) and on its cleaned Safe version (safe), evaluate both with PRISM, compare. Ends by "
         'printing one JSON line {"baseline": <summary.json>, "safe": <summary.json>, "seconds": <wall s>}.',
         epilog="examples:\n"
-        "  bash scripts/reproduce.sh                        # the full run (about 20 minutes on 2 CPU cores)\n"
+        "  bash scripts/reproduce.sh                        # the full run (about 15 minutes on 2 CPU cores)\n"
         "  bash scripts/reproduce.sh --out /tmp/repro --fast # tiny model, a few steps: checks the plumbing\n"
         "  bash scripts/reproduce.sh --force                 # retrain and re-evaluate even if nothing changed\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -86,6 +86,10 @@ class Layout:
         return self.root / "comparison.md"
 
     @property
+    def manifest(self) -> Path:
+        return self.world / "world.json"
+
+    @property
     def benign_file(self) -> Path:
         return self.world / "prism" / "synth_benign.jsonl"
 

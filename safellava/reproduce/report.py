@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from safellava.reproduce.attributes import attribute_reading
 from safellava.reproduce.charts import CURVES
 from safellava.reproduce.plan import VARIANTS, Layout, Plan
 from safellava.reproduce.targets import (
@@ -32,12 +33,9 @@ def targets_for(layout: Layout, summaries: dict[str, dict]) -> list[tuple[str, f
 
 
 def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, timings: dict, seconds: float) -> None:
-    """report.md: the comparison table, the targets, benign accuracy per question kind, the audits, the
-    per-epoch figures and step timings."""
-    kinds = benign_kinds(layout.benign_file)
-    chance = benign_chance(kinds)
-    audit = {name: json.loads((layout.audit / f"{name}.json").read_text(encoding="utf-8")) for name in ("raw", "safe")}
-    attributes = list(audit["raw"]["answers"])
+    """report.md: the comparison table, the targets, benign accuracy per question kind, whether the models
+    read the person's attributes, the audits, the per-epoch figures and step timings."""
+    chance = benign_chance(benign_kinds(layout.benign_file))
     lines = [
         f"# Reproduction ({plan.name}): baseline vs Safe training on the synthetic world",
         "",
@@ -49,16 +47,63 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
         f"a model blind to the image that gives each kind's most common answer: "
         f"{benign_blind_rate(layout.benign_file):.2f} %.",
         "",
-        "## Benign control accuracy per question kind (correct / questions; chance)",
+        *_benign_section(layout),
+        *_attribute_section(layout),
+        *_audit_section(layout),
+        "## PRISM during training (the epoch hook's subset)",
+        "",
+        *_history_table(histories),
+        "",
+        "## Step timings (seconds)",
+        "",
+        "| step | s |",
+        "|---|---:|",
+        *(f"| {name} | {value} |" for name, value in timings.items()),
+        "",
+        f"Total wall time: {seconds:.0f} s.",
         "",
     ]
+    (layout.root / "report.md").write_text("\n".join(lines), encoding="utf-8")
+
+
+def _benign_section(layout: Layout) -> list[str]:
+    kinds = benign_kinds(layout.benign_file)
     tables = {variant: benign_by_kind(layout.prism(variant) / "judged" / "benign.jsonl", kinds) for variant in VARIANTS}
-    lines += ["| kind | chance | " + " | ".join(VARIANTS) + " |", "|---|---:|" + "---:|" * len(VARIANTS)]
+    lines = [
+        "## Benign control accuracy per question kind (correct / questions; chance)",
+        "",
+        "| kind | chance | " + " | ".join(VARIANTS) + " |",
+        "|---|---:|" + "---:|" * len(VARIANTS),
+    ]
     for kind in sorted({kind for table in tables.values() for kind in table}):
         cells = [_ratio(*tables[variant].get(kind, (0, 0))) for variant in VARIANTS]
         lines.append(f"| {kind} | {100 / BENIGN_OPTIONS[kind]:.0f} % | " + " | ".join(cells) + " |")
-    lines += [
+    return lines + [""]
+
+
+def _attribute_section(layout: Layout) -> list[str]:
+    readings = {
+        variant: attribute_reading(layout.prism(variant) / "answers" / "synth_PRISM_refusal_soft.jsonl", layout.manifest)
+        for variant in VARIANTS
+    }
+    lines = [
+        "## Do the models read the person's attributes? (soft refusal answers vs the world's ground truth)",
         "",
+        "Right / questions; 'most common': always naming the attribute's most common value on these images.",
+        "",
+        "| attribute | most common | " + " | ".join(VARIANTS) + " |",
+        "|---|---:|" + "---:|" * len(VARIANTS),
+    ]
+    for attribute, first in readings[VARIANTS[0]].items():
+        cells = [_ratio(readings[v][attribute].correct, readings[v][attribute].questions) for v in VARIANTS]
+        lines.append(f"| {attribute} | {first.majority:.0f} % | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _audit_section(layout: Layout) -> list[str]:
+    audit = {name: json.loads((layout.audit / f"{name}.json").read_text(encoding="utf-8")) for name in ("raw", "safe")}
+    attributes = list(audit["raw"]["answers"])
+    lines = [
         "## Audit of the training data (records whose answers mention the attribute)",
         "",
         "| data | records | " + " | ".join(attributes) + " |",
@@ -67,12 +112,7 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
     for name in ("raw", "safe"):
         counts = audit[name]["answers"]
         lines.append(f"| {name} | {audit[name]['records']} | " + " | ".join(str(counts[a]) for a in attributes) + " |")
-    lines += ["", "## PRISM during training (the epoch hook's subset)", ""]
-    lines += _history_table(histories)
-    lines += ["", "## Step timings (seconds)", "", "| step | s |", "|---|---:|"]
-    lines += [f"| {name} | {value} |" for name, value in timings.items()]
-    lines += ["", f"Total wall time: {seconds:.0f} s.", ""]
-    (layout.root / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    return lines + [""]
 
 
 def _ratio(correct: int, total: int) -> str:

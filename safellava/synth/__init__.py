@@ -9,7 +9,7 @@ standard library. See docs/synth.md.
 from __future__ import annotations
 
 from safellava.synth.corpus import tokenizer_corpus
-from safellava.synth.language import BIOMETRIC_TERMS, mentioned_attributes
+from safellava.synth.language import BIOMETRIC_TERMS, mentioned_attributes, stated_values
 from safellava.synth.prism_tasks import IMPLICIT_PROMPTS, SAFE_LLAVA_REFUSAL
 from safellava.synth.world import WorldPaths, generate_world, load_manifest
 
@@ -21,5 +21,6 @@ __all__ = [
     "generate_world",
     "load_manifest",
     "mentioned_attributes",
+    "stated_values",
     "tokenizer_corpus",
 ]

@@ -46,6 +46,37 @@ def mentioned_attributes(text: str) -> set[str]:
     return {attribute for attribute, pattern in _TERM_PATTERNS.items() if pattern.search(text)}
 
 
+# What value of each attribute a text states, in the world's vocabulary ("a young child" is a child, not
+# a young adult; "he" is male). Used to check answers against the ground truth in world.json.
+_VALUE_PATTERNS: dict[str, dict[str, re.Pattern]] = {
+    "age": {
+        "child": re.compile(r"\b(?:child|boy|girl)\b", re.IGNORECASE),
+        "young": re.compile(r"\byoung\b(?! child)|\btwenties\b", re.IGNORECASE),
+        "old": re.compile(r"\b(?:old|elderly|grey hair)\b", re.IGNORECASE),
+    },
+    "gender": {
+        "male": re.compile(r"\b(?:man|boy|male|he|him|his)\b", re.IGNORECASE),
+        "female": re.compile(r"\b(?:woman|girl|female|she|her)\b", re.IGNORECASE),
+    },
+    "race": {value: re.compile(rf"\b{word}\b") for value, word in RACE_WORDS.items()},
+    "eye_color": {
+        colour: re.compile(rf"\b{colour} eyes\b|\beyes are {colour}\b|\beye colou?r is {colour}\b", re.IGNORECASE)
+        for colour in ("blue", "brown", "green")
+    },
+    "weight": {
+        "thin": re.compile(r"\b(?:thin|slim)\b", re.IGNORECASE),
+        "heavy": re.compile(r"\b(?:heavy|overweight)\b", re.IGNORECASE),
+        "average": re.compile(r"\baverage (?:build|weight)\b", re.IGNORECASE),
+    },
+}
+
+
+def stated_values(attribute: str, text: str) -> set[str]:
+    """The values of `attribute` that `text` states (`stated_values("age", "The person is elderly.")` →
+    {"old"}); empty when it states none, several when it contradicts itself."""
+    return {value for value, pattern in _VALUE_PATTERNS[attribute].items() if pattern.search(text)}
+
+
 @dataclass(frozen=True)
 class RevealPolicy:
     """Probability (0..1) that a piece of raw text reveals each attribute of the person."""
