@@ -60,6 +60,8 @@ def test_attribute_keys_are_prisms():
         ("A slender individual walks by.", {"weight"}),
         ("The runner looks thin.", {"weight"}),
         ("The child's body is visibly thin.", {"age", "weight"}),
+        ("They have an average build.", {"weight"}),
+        ("The person is of average weight.", {"weight"}),
     ],
 )
 def test_mentions_per_attribute(text, expected):
@@ -88,6 +90,8 @@ def test_mentions_per_attribute(text, expected):
         "The teddy bear has brown eyes.",
         "A black and white photo of a bridge in the late 80s.",
         "The bag weighs 20 kg.",
+        "The average weight of the boxes is 3 kg.",
+        "The cookie has an average shape.",
     ],
 )
 def test_no_false_positives(text):

@@ -228,6 +228,10 @@ _TERM_TABLE: tuple[tuple[tuple[str, ...], str, str, str, str], ...] = (
      "thin thinner slim slimmer slender lean leaner fat fatter heavy heavier large larger stout petite"),
     # Fitness words that describe clothes too ("athletic shoes"): only with a body noun.
     (("weight",), "implicit", "body_only", "modifier", "athletic toned sculpted"),
+    # A middling build or weight is a weight statement too ("an average build", "of average weight");
+    # "average weight" of things ("the average weight of the boxes") is not.
+    (("weight",), "implicit", "build_only", "modifier", "average medium"),
+    (("weight",), "implicit", "of_weight", "phrase", "average_weight normal_weight healthy_weight medium_weight"),
     # "build" as a noun about a body ("a slender build", "of similar build"), not the verb.
     (("weight",), "implicit", "build_noun", "phrase", "build"),
 )
@@ -514,6 +518,12 @@ def _rule_race_strong(text: str, start: int, end: int, key: str, role: str) -> s
     return role
 
 
+def _rule_of_weight(text: str, start: int, end: int, key: str, role: str) -> str | None:
+    """"of average weight": said of someone; "the average weight of …" is a measurement of things."""
+    before = words_before(text, start, 1)
+    return role if before and before[0].lower == "of" else None
+
+
 def _rule_build_noun(text: str, start: int, end: int, key: str, role: str) -> str | None:
     """"build" as a noun about a body: after an adjective that follows a determiner or "of"
     ("a muscular build", "of similar build"), never the verb ("to build a fort")."""
@@ -568,9 +578,12 @@ _RULES: dict[str, _Rule] = {
     "described_muscles": _rule_described_muscles,
     "person_mod_race": _person_mod(_RACE_HEADS | _ETHNIC_DRESS, predicate=True),
     "body_only": _person_mod(BODY_NOUNS, predicate=False),
+    # "an average build", never "an average shape" or "a medium body of water"-like uses of other nouns.
+    "build_only": _person_mod(_words("build builds physique"), predicate=False),
     "person_strict": _rule_person_strict,
     "race_strong": _rule_race_strong,
     "build_noun": _rule_build_noun,
+    "of_weight": _rule_of_weight,
 }
 _unknown = {t.context for t in TERMS.values()} - set(_RULES)
 if _unknown:  # a typo in the table must fail at import, not silently match nothing
