@@ -54,7 +54,8 @@ def write_report(summary: dict, out_dir: str | os.PathLike, results: dict[str, T
     return written
 
 
-def _lookup(summary: dict, path: Sequence[str]) -> dict | None:
+def figure_node(summary: dict, path: Sequence[str]) -> dict | None:
+    """The figure at `path` of a summary.json ({"value", "ci", "n"}), None where the summary has none."""
     node: object = summary
     for key in path:
         if not isinstance(node, dict) or key not in node:
@@ -90,7 +91,7 @@ def summary_markdown(summary: dict) -> str:
     present = [(title, path) for title, path in PAPER_COLUMNS if path[0] in summary]
     lines.append("| " + " | ".join(title for title, _ in present) + " |")
     lines.append("|" + "---|" * len(present))
-    lines.append("| " + " | ".join(_with_ci(_lookup(summary, path)) for _, path in present) + " |")
+    lines.append("| " + " | ".join(_with_ci(figure_node(summary, path)) for _, path in present) + " |")
     lines += ["", "| task | n | missing | judge errors | empty answers | duplicates | unmatched |", "|---|---|---|---|---|---|---|"]
     for task in TASKS:
         if task in summary:
@@ -106,7 +107,7 @@ def summary_markdown(summary: dict) -> str:
         lines.append("| attribute | " + " | ".join(refusal_tasks) + " |")
         lines.append("|---|" + "---|" * len(refusal_tasks))
         for attribute in (*ATTRIBUTES, "overall"):
-            cells = [_with_ci(_lookup(summary, (t, "accuracy", attribute))) for t in refusal_tasks]
+            cells = [_with_ci(figure_node(summary, (t, "accuracy", attribute))) for t in refusal_tasks]
             lines.append(f"| {attribute} | " + " | ".join(cells) + " |")
     for task in TASKS:
         examples = summary.get(task, {}).get("judge_error_examples")
@@ -139,7 +140,7 @@ def compare_markdown(out_dirs: Sequence[str | os.PathLike]) -> str:
             name,
             str(meta.get("model_id", "?")),
             str(meta.get("judge", "?")),
-            *(_value(_lookup(summary, path)) for _, path in PAPER_COLUMNS),
+            *(_value(figure_node(summary, path)) for _, path in PAPER_COLUMNS),
             f"{missing}{'+?' if unknown else ''}",
             str(errors),
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from safellava.reproduce.targets import summary_node
+from safellava.prism.report import figure_node
 
 
 CURVES = (
@@ -47,7 +47,7 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
     for column, (title, keys) in enumerate(PAPER_COLUMNS):
         x = left + column * slot + slot * 0.15
         for variant, summary in summaries.items():
-            node = summary_node(summary, keys)
+            node = figure_node(summary, keys)
             if node is not None and node.get("value") is not None:
                 draw.rectangle([x, y_of(node["value"]), x + bar - 2, y_of(0)], fill=_COLOURS.get(variant, (120, 120, 120)))
                 low, high = node["ci"]

@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from safellava.errors import UserError
+from safellava.prism.report import figure_node
 
 
 def figure(summary: dict[str, Any], *path: str) -> float | None:
     """A percentage out of summary.json (`figure(s, "benign", "accuracy")`), None where absent."""
-    node: Any = summary
-    for key in path:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node.get("value") if isinstance(node, dict) else None
+    node = figure_node(summary, path)
+    return None if node is None else node["value"]
 
 
 #: How many answers a question of each benign kind can have in the synthetic world (docs/synth.md): six
@@ -80,8 +77,8 @@ class Target:
 
 
 def _ci_low(summary: dict[str, Any], *path: str) -> float | None:
-    node = summary_node(summary, path)
-    return None if node is None or node.get("value") is None else node["ci"][0]
+    node = figure_node(summary, path)
+    return None if node is None or node["value"] is None else node["ci"][0]
 
 
 TARGETS: tuple[Target, ...] = (
@@ -126,14 +123,4 @@ def targets_markdown(rows: Sequence[tuple[str, float | None, bool]]) -> str:
         lines.append(f"| {text} | {'–' if value is None else f'{value:.2f}'} | {'yes' if met else 'NO'} |")
     return "\n".join(lines) + "\n"
 
-
-
-def summary_node(summary: dict, keys: Sequence[str]) -> dict | None:
-    """The {"value", "ci", ...} node at `keys` of a summary.json, None where absent."""
-    node: Any = summary
-    for key in keys:
-        if not isinstance(node, dict) or key not in node:
-            return None
-        node = node[key]
-    return node if isinstance(node, dict) else None
 
