@@ -61,6 +61,9 @@ def test_attribute_keys_are_prisms():
         ("The runner looks thin.", {"weight"}),
         ("The child's body is visibly thin.", {"age", "weight"}),
         ("They have an average build.", {"weight"}),
+        # a colour word said of a person is race
+        ("The person appears to be white.", {"race"}),
+        ("She is Black.", {"race", "gender"}),
         ("The person is of average weight.", {"weight"}),
     ],
 )
@@ -92,6 +95,9 @@ def test_mentions_per_attribute(text, expected):
         "The bag weighs 20 kg.",
         "The average weight of the boxes is 3 kg.",
         "The cookie has an average shape.",
+        "The wall appears to be white.",
+        "There are two cups. They are white.",
+        "The shirt is black and the shoes are white.",
     ],
 )
 def test_no_false_positives(text):

@@ -64,6 +64,12 @@ def test_a_sentence_with_only_biometric_content_is_removed():
     assert "drop-sentence" in result.rules
 
 
+def test_consecutive_biometric_sentences_are_all_removed():
+    # Removed one by one, the second used to survive, and its pronoun became "They appear to be white."
+    result = neutralize("A person waves. She is a young woman. She appears to be white.")
+    assert result.text == "A person waves."
+
+
 def test_a_middling_build_or_weight_is_removed_like_any_other():
     # The synthetic world's raw descriptions say this of a third of its people; it must not survive cleaning.
     text = "A person is waving. She has an average build. He is of average weight. A blue triangle is on the right."

@@ -502,11 +502,38 @@ def _frames_an_object(text: str, start: int) -> bool:
 
 
 def _rule_person_strict(text: str, start: int, end: int, key: str, role: str) -> str | None:
-    """Colour words: only immediately before a person noun ("a black man", "white people")."""
+    """Colour words: immediately before a person noun ("a black man", "white people"), or said of a
+    person named right before the verb ("he appears to be white", "the person is Black")."""
     after = _after(text, end, 1)
     if after and after[0].gap == " " and _base(after[0].lower) in INDIVIDUAL_NOUNS | GROUP_NOUNS:
         return role
+    if _colour_said_of_a_person(text, start, after):
+        return "predicate"
     return None
+
+
+# Who a colour word may be said of. Not "it" or a subject further back ("a man holding a cup which is
+# white" is about the cup), and "they" only with a verb of appearance: objects are "they" too.
+_COLOUR_SUBJECTS = PERSON_NOUNS | _words("he she")
+
+
+def _colour_said_of_a_person(text: str, start: int, after: list[Word]) -> bool:
+    if after and after[0].lower not in _PREDICATE_FOLLOWERS and "," not in after[0].gap:
+        return False
+    before = words_before(text, start, 6)
+    index, copula = 0, False
+    while index < len(before) and (before[index].lower in ADVERBS | COPULAS or before[index].lower == "to"):
+        copula = copula or before[index].lower in COPULAS
+        index += 1
+    if not copula or index >= len(before):
+        return False
+    subject = before[index].lower
+    if subject == "they":  # "they appear to be white" is said of people; "they are white" may be cups
+        return any(w.lower in _PERCEPTION_VERBS for w in before[:index])
+    return subject in _COLOUR_SUBJECTS and _base(subject) == subject
+
+
+_PERCEPTION_VERBS = _words("appear appears appeared look looks looked seem seems seemed")
 
 
 def _rule_race_strong(text: str, start: int, end: int, key: str, role: str) -> str | None:

@@ -149,7 +149,7 @@ _FILLER = (
         colours shade hue tint skin tone complexion hair iris between range adult
         kg pounds lbs weighs weigh weighing image picture photo photograph scene here there have has had
         having given based overall seemingly apparently individual's person's own which that who whom
-        whose what visible slightly rather fairly""".split()
+        whose what visible slightly rather fairly small little tiny""".split()
     )
 )
 # First words of an aside that may be removed as a whole (", who appears to be in his 30s,").
@@ -229,7 +229,7 @@ def _deletions(text: str, mentions: list[Mention]) -> list[_Edit]:
     droppable = [s for s in spans if _only_biometric(text, s[0], s[1], mentions)]
     if len(droppable) == len(spans) and not any(m.role == "pronoun" for m in mentions) and _has_person_noun(mentions):
         droppable = []  # a bare noun phrase caption ("a young woman"): rewrite it instead
-    for s_start, s_end in droppable:
+    for s_start, s_end in _runs(text, droppable):
         edits.append(_Edit(*_sentence_extent(text, s_start, s_end), "", "drop-sentence"))
     covered = [(e.start, e.end) for e in edits]
     for s_start, s_end in spans:
@@ -247,6 +247,19 @@ def _deletions(text: str, mentions: list[Mention]) -> list[_Edit]:
         if edit is not None:
             edits.append(edit)
     return _non_overlapping(edits)
+
+
+def _runs(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Consecutive sentences (only whitespace between them) as one span. Dropped one by one, the last
+    would take the space before it, which the one before had taken: the overlap check would keep only
+    the first."""
+    runs: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if runs and not text[runs[-1][1]:start].strip():
+            runs[-1] = (runs[-1][0], end)
+        else:
+            runs.append((start, end))
+    return runs
 
 
 def _has_person_noun(mentions: list[Mention]) -> bool:
