@@ -54,7 +54,9 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
                 middle = x + (bar - 2) / 2
                 draw.line([(middle, y_of(low)), (middle, y_of(high))], fill="black", width=1)
             x += bar
-        draw.text((left + column * slot + 4, height - bottom + 8), title, fill="black", font=font)
+        # Pillow's default font has no arrows: "over-refusal ↓" would end in a box.
+        label = title.replace(" ↓", "").replace("↓", "")
+        draw.text((left + column * slot + 4, height - bottom + 8), label, fill="black", font=font)
     image.save(path)
 
 
