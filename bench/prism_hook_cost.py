@@ -35,7 +35,9 @@ def main() -> None:
     )
     result = run("finetune", config)
     hooks = [entry for entry in result.log_history if "prism/seconds" in entry]
-    runtime = next(entry["train_runtime"] for entry in result.log_history if "train_runtime" in entry)
+    # Step logs carry a running `train_runtime` too (the tokens/s figure); the whole run's is in Trainer's
+    # closing summary, the entry with `train_loss`.
+    runtime = next(entry["train_runtime"] for entry in result.log_history if "train_loss" in entry)
     hook_total = sum(entry["prism/seconds"] for entry in hooks)
     epoch_seconds = (runtime - hook_total) / args.epochs
     hook_seconds = hook_total / max(1, len(hooks))
