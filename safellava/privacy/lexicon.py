@@ -605,7 +605,7 @@ _RULES: dict[str, _Rule] = {
     "described_muscles": _rule_described_muscles,
     "person_mod_race": _person_mod(_RACE_HEADS | _ETHNIC_DRESS, predicate=True),
     "body_only": _person_mod(BODY_NOUNS, predicate=False),
-    # "an average build", never "an average shape" or "a medium body of water"-like uses of other nouns.
+    # "an average build", "a medium physique"; not "an average shape" or "a medium body of water".
     "build_only": _person_mod(_words("build builds physique"), predicate=False),
     "person_strict": _rule_person_strict,
     "race_strong": _rule_race_strong,
