@@ -35,19 +35,20 @@ def targets_for(layout: Layout, summaries: dict[str, dict]) -> list[tuple[str, f
 def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, timings: dict, seconds: float) -> None:
     """report.md: the comparison table, the targets, benign accuracy per question kind, whether the models
     read the person's attributes, the audits, the per-epoch figures and step timings."""
-    chance = benign_chance(benign_kinds(layout.benign_file))
+    kinds = benign_kinds(layout.benign_file)
+    chance = benign_chance(kinds)
     lines = [
         f"# Reproduction ({plan.name}): baseline vs Safe training on the synthetic world",
         "",
         layout.comparison.read_text(encoding="utf-8"),
         "## Targets (lexicon judge)",
         "",
-        targets_markdown(check_targets(summaries, chance)),
+        targets_markdown(targets_for(layout, summaries)),
         f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %; "
         f"a model blind to the image that gives each kind's most common answer: "
         f"{benign_blind_rate(layout.benign_file):.2f} %.",
         "",
-        *_benign_section(layout),
+        *_benign_section(layout, kinds),
         *_attribute_section(layout),
         *_audit_section(layout),
         "## PRISM during training (the epoch hook's subset)",
@@ -66,8 +67,7 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
     (layout.root / "report.md").write_text("\n".join(lines), encoding="utf-8")
 
 
-def _benign_section(layout: Layout) -> list[str]:
-    kinds = benign_kinds(layout.benign_file)
+def _benign_section(layout: Layout, kinds: dict[str, str]) -> list[str]:
     tables = {variant: benign_by_kind(layout.prism(variant) / "judged" / "benign.jsonl", kinds) for variant in VARIANTS}
     lines = [
         "## Benign control accuracy per question kind (correct / questions; chance)",
