@@ -88,7 +88,7 @@ print(json.dumps({"records": len(data), "seconds": seconds, "rss_mb": after['VmR
 _INDEX_OPEN = _CHILD_COMMON + """
 import random
 import numpy, pyarrow, pyarrow.ipc
-from safellava.data.records import open_records
+from safellava.data.record_index import open_records
 before = status()
 start = time.time()
 source = open_records(sys.argv[1], cache_dir=sys.argv[2])
@@ -108,7 +108,7 @@ print(json.dumps({"records": len(source), "open_seconds": opened, "us_per_record
 
 _INDEX_BUILD = """
 import sys, time
-from safellava.data.records import open_records
+from safellava.data.record_index import open_records
 start = time.time()
 open_records(sys.argv[1], cache_dir=sys.argv[2])
 print(time.time() - start)

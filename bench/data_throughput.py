@@ -50,7 +50,6 @@ def main() -> None:
     parser.add_argument("--passes", type=int, default=2, help="epochs over the records")
     args = parser.parse_args()
 
-    from safellava.data.conversation import parse_turns
     from safellava.data.dataset import SupervisedDataset
     from safellava.data.images import load_image
     from safellava.data.sampler import ModalityLengthGroupedSampler
@@ -58,6 +57,7 @@ def main() -> None:
     from safellava.model.processor import build_image_processor
     from safellava.model.tokenizer_source import add_llava_tokens
     from safellava.model.tokenizers import train_llama_sentencepiece
+    from safellava.records.conversation import parse_turns
     from safellava.synth import tokenizer_corpus
 
     torch.set_num_threads(1)

@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 
+from safellava.atomic import terminate_as_interrupt
 from safellava.errors import UserError
 
 # Order is the order shown in --help.
@@ -40,11 +41,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    terminate_as_interrupt()  # a scheduler's SIGTERM cleans up like Ctrl-C: no half-written outputs
     try:
         return int(args.func(args) or 0)
     except (UserError, FileNotFoundError) as error:
         print(f"safellava {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"safellava {args.command}: interrupted; outputs not finished were removed", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

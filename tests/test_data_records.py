@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from test_data_support import image_record, text_record, write_json
 
-import safellava.data.records as records_module
-from safellava.data.records import RecordFormatError, open_records
+import safellava.data.record_index as index_module
+import safellava.records.reader as reader_module
+from safellava.data.record_index import RecordFormatError, open_records
 
 RECORDS = [
     image_record("000000033471", "coco/train2017/000000033471.jpg", "What are the colors of the bus?", "White and red."),
@@ -28,7 +29,7 @@ RECORDS = [
 
 
 def test_json_array_rows_round_trip_with_lines_ids_and_metadata(tmp_path, monkeypatch):
-    monkeypatch.setattr(records_module, "_CHUNK_CHARS", 37)  # records straddle many read chunks
+    monkeypatch.setattr(reader_module, "_CHUNK_BYTES", 37)  # records straddle many read chunks
     path = write_json(tmp_path / "mix.json", RECORDS * 20)
     source = open_records(path, cache_dir=tmp_path / "cache")
     assert len(source) == 60
@@ -41,7 +42,7 @@ def test_json_array_rows_round_trip_with_lines_ids_and_metadata(tmp_path, monkey
     assert source.n_images[:3].tolist() == [1, 0, 2]
     assert source.image_paths(2) == ["a.jpg", "b.jpg"] and source.image_paths(1) == []
     assert source.n_words[1] == len("Écris un haïku — « été » Chaleur d'été…".split())
-    assert not source.problem_mask.any() and source.fatal_errors == []
+    assert not source.problem_mask.any() and source.file_faults == []
 
 
 def test_byte_order_mark_pickling_and_a_file_changed_under_the_index(tmp_path):
@@ -65,7 +66,7 @@ def test_the_index_is_built_once_and_reused(tmp_path, monkeypatch):
     def fail(*args, **kwargs):
         raise AssertionError("index rebuilt")
 
-    monkeypatch.setattr(records_module, "_write_index", fail)
+    monkeypatch.setattr(index_module, "_write_index", fail)
     assert open_records(path, cache_dir=tmp_path / "cache").record(0) == RECORDS[0]
     path.write_text(json.dumps(RECORDS[:1]))  # a changed file gets a new index
     with pytest.raises(AssertionError, match="index rebuilt"):
@@ -79,7 +80,7 @@ def test_jsonl_keeps_invalid_lines_as_counted_problems(tmp_path):
     assert len(source) == 3
     assert [source.location(i).line for i in range(3)] == [1, 3, 4]
     kind, detail = source.structural(1)[0]
-    assert kind == "invalid_json" and "line 3" in detail
+    assert kind == "invalid_json" and "not valid JSON" in detail
     assert source.problem_mask.tolist() == [False, True, False]
     with pytest.raises(RecordFormatError, match="d.jsonl:3: invalid JSON"):
         source.record(1)
@@ -92,7 +93,7 @@ def test_a_json_array_broken_mid_file_is_a_fatal_error_with_its_line(tmp_path):
     path.write_text(broken, encoding="utf-8")
     source = open_records(path, cache_dir=tmp_path / "cache")
     assert len(source) == 2  # the records before the error are indexed
-    (error,) = source.fatal_errors
+    (error,) = source.file_faults
     expected_line = broken[: broken.index("oops")].count("\n") + 1
     assert error.line == expected_line and "records after this point could not be read" in error.detail
 
@@ -135,11 +136,18 @@ def test_hugging_face_datasets_with_mixed_shapes(tmp_path):
 def test_unknown_sources_get_a_clear_error(tmp_path):
     with pytest.raises(RecordFormatError, match="not an existing file or folder"):
         open_records(tmp_path / "nothing.json", cache_dir=tmp_path / "cache")
-    path = tmp_path / "pretty.json"
-    path.write_text('{\n "id": 1\n}\n')
+    path = tmp_path / "prose.txt"
+    path.write_text("Some notes\n")
     source = open_records(path, cache_dir=tmp_path / "cache")
-    assert "JSON array of records" in source.fatal_errors[0].detail
+    assert "JSON array of records" in source.file_faults[0].detail
     assert np.asarray(source.n_images).size == 0
+
+
+def test_pretty_printed_objects_one_after_another_are_records(tmp_path):
+    path = tmp_path / "pretty.json"
+    path.write_text("\n".join(json.dumps(record, indent=2) for record in RECORDS) + "\n")
+    source = open_records(path, cache_dir=tmp_path / "cache")
+    assert [source.record(i) for i in range(len(source))] == RECORDS and source.file_faults == []
 
 
 def test_a_missing_hub_dataset_says_what_was_tried(tmp_path):

@@ -67,6 +67,20 @@ def write_image(path: Path, size: tuple[int, int] = (40, 24), color: tuple[int, 
     return path
 
 
+def write_bomb_png(path: Path, side: int = 30_000) -> Path:
+    """A tiny PNG whose header declares side × side pixels (a decompression bomb: 900 M pixels by default)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)  # 8-bit RGB
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+    return path
+
+
 def write_json(path: Path, records: list, *, jsonl: bool = False) -> Path:
     if jsonl:
         path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")

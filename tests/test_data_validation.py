@@ -5,12 +5,22 @@ from __future__ import annotations
 import json
 
 import pytest
-from test_data_support import TOKENIZER_DIRS, image_processor, image_record, text_record, tokenizers, write_image, write_json
+from test_data_support import (
+    TOKENIZER_DIRS,
+    image_processor,
+    image_record,
+    text_record,
+    tokenizers,
+    write_bomb_png,
+    write_image,
+    write_json,
+)
 
 from safellava.cli import main
 from safellava.data.check import check_records
 from safellava.data.dataset import SupervisedDataset, collect_report
-from safellava.data.validate import PROBLEM_KINDS, DataValidationError
+from safellava.data.validate import DataValidationError
+from safellava.records import PROBLEM_KINDS
 
 GOOD_IMAGE = image_record("good", "ok.png", "What colour is it?", "Red.")
 GOOD_TEXT = text_record("chat", "Say hello.", "Hello!")
@@ -35,6 +45,7 @@ def _faulty_records() -> list[tuple[str, object]]:
         ("missing_image", image_record("missing", "nowhere.png", "q", "a")),
         ("corrupt_image", image_record("corrupt", "corrupt.png", "q", "a")),
         ("corrupt_image", image_record("truncated", "truncated.png", "q", "a")),
+        ("image_too_large", image_record("bomb", "bomb.png", "q", "a")),
     ]
 
 
@@ -47,6 +58,7 @@ def faulty(tmp_path):
     (images / "corrupt.png").write_bytes(b"this is not a png")
     whole = (write_image(tmp_path / "big.png", size=(64, 64))).read_bytes()
     (images / "truncated.png").write_bytes(whole[: len(whole) // 2])
+    write_bomb_png(images / "bomb.png")
     lines = [json.dumps(GOOD_IMAGE), json.dumps(GOOD_TEXT), "{broken json"]
     lines += [json.dumps(record) for _, record in _faulty_records()]
     path = tmp_path / "data.jsonl"
@@ -134,6 +146,40 @@ def test_problems_found_while_building_samples_are_counted_and_replaced(tmp_path
         strict[0]
 
 
+def test_a_decompression_bomb_is_skipped_and_counted_by_training(tmp_path):
+    images = tmp_path / "images"
+    write_image(images / "ok.png")
+    write_bomb_png(images / "bomb.png")
+    records = [image_record("bomb", "bomb.png", "q", "a"), image_record("ok", "ok.png", "q", "b")]
+    path = write_json(tmp_path / "d.json", records)
+    dataset = SupervisedDataset(path, "qwen_1_5", tokenizers()["qwen_bpe"], image_processor(), images, 4, 256,
+                                cache_dir=tmp_path / "cache", progress=False)  # default image_check: exists
+    assert dataset[0]["input_ids"].tolist() == dataset[1]["input_ids"].tolist()  # replaced by the next sample
+    assert dataset.report.counts == {"image_too_large": 1}
+    assert "900000000 pixels" in dataset.report.problems[0].detail and "max_image_pixels" in dataset.report.problems[0].detail
+
+
+def test_the_pixel_limit_is_configurable(tmp_path):
+    from safellava.data.images import DEFAULT_MAX_IMAGE_PIXELS, max_image_pixels, set_max_image_pixels
+
+    write_image(tmp_path / "images" / "ok.png", size=(40, 24))
+    path = write_json(tmp_path / "d.json", [image_record("ok", "ok.png", "q", "a")])
+    check = lambda: check_records(path, tmp_path / "images", cache_dir=tmp_path / "c", progress=False)  # noqa: E731
+    assert max_image_pixels() == DEFAULT_MAX_IMAGE_PIXELS and check().problems == []
+    try:
+        set_max_image_pixels(900)
+        assert [p.kind for p in check().problems] == ["image_too_large"]
+        set_max_image_pixels(0)  # no limit
+        assert main(["data", "check", str(path), "--image-folder", str(tmp_path / "images"), "--cache-dir",
+                     str(tmp_path / "c"), "--max-image-pixels", "900"]) == 1  # the CLI sets the same limit
+        assert max_image_pixels() == 900
+        set_max_image_pixels(0)
+        write_bomb_png(tmp_path / "images" / "ok.png", side=20_000)
+        assert [p.kind for p in check().problems] == ["corrupt_image"]  # read past the header, then broken
+    finally:
+        set_max_image_pixels(DEFAULT_MAX_IMAGE_PIXELS)
+
+
 def test_cli_check_reports_faults_and_exits_non_zero(faulty, capsys):
     path, images = faulty
     out = path.parent / "problems.json"
@@ -142,6 +188,7 @@ def test_cli_check_reports_faults_and_exits_non_zero(faulty, capsys):
     assert code == 1
     printed = capsys.readouterr().out
     assert "id=escape image_path_escape" in printed and "corrupt_image: 2" in printed
+    assert "id=bomb image_too_large" in printed
     written = json.loads(out.read_text())
     assert written["counts"]["roles_not_alternating"] == 2
     assert all(set(problem) == {"id", "line", "kind", "detail"} for problem in written["problems"])

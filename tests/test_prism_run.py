@@ -125,3 +125,20 @@ def test_two_process_run_shards_and_merges(saved_tiny, world, judge_server, tmp_
         assert merged == alone  # same answers, same order, each once
     assert not list((out / "answers").glob("*.partial"))
     assert json.loads((out / "summary.json").read_text())["refusal_soft"]["n"] == 8
+
+
+def test_an_unusable_image_stops_the_run_before_the_model_loads(world, tmp_path, capsys, monkeypatch):
+    from test_data_support import write_bomb_png
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for path in (world / "images").iterdir():
+        (images / path.name).write_bytes(path.read_bytes())
+    write_bomb_png(images / "synth_2.png")
+    (images / "synth_3.png").write_bytes(b"not an image")
+    monkeypatch.setattr(generation, "load_model", lambda *a, **k: pytest.fail("the model was loaded"))
+    code = prism_cli(["prism", "run", "--model", str(tmp_path / "no-model"), "--tasks", str(world / "tasks"),
+                      "--images", str(images), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and "2 image file(s) of the PRISM questions cannot be used" in err
+    assert "image_too_large" in err and "corrupt_image" in err and not (tmp_path / "out").exists()

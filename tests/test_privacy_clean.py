@@ -1,5 +1,6 @@
-"""`safellava clean` library side: refusals, rewrites, structure kept, malformed pass-through, idempotence,
-and the LLM pass with its fidelity guard (fake chat backends)."""
+"""`safellava clean` library side: refusals, rewrites, structure kept, unreadable records left out,
+outputs that never replace inputs or look complete when they are not, idempotence, and the LLM pass with
+its fidelity guard (fake chat backends)."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from safellava.privacy.audit import audit_files
 from safellava.privacy.clean import clean_file
 from safellava.privacy.fidelity import content_words, guarded_rewrite, retention
 from safellava.privacy.lexicon import SAFE_LLAVA_REFUSAL
-from safellava.privacy.records import iter_raw
+from safellava.records import RawRecord
+from safellava.records import read_records as read_raw
 
 
 def read_records(path):
-    return [json.loads(r.text) for r in iter_raw(str(path))]
+    return [json.loads(r.text) for r in read_raw(path) if isinstance(r, RawRecord)]
 
 
 def answers(record):
@@ -55,15 +57,13 @@ def test_custom_refusal(tmp_path):
         clean_file(src, str(tmp_path / "x.json"), refusal="She cannot say.", progress=False)
 
 
-def test_malformed_records_pass_through_unchanged_and_counted(tmp_path):
+def test_unreadable_records_are_left_out_and_listed(tmp_path):
     src = write_jsonl(tmp_path / "in.jsonl", RECORDS[:2] + MALFORMED, extra_lines=["{broken", ""])
     stats = clean_file(src, str(tmp_path / "out.jsonl"), progress=False)
-    source_lines = (tmp_path / "in.jsonl").read_text().split("\n")
-    out_lines = (tmp_path / "out.jsonl").read_text().split("\n")
-    assert len(out_lines) == len(source_lines)
-    assert out_lines[2:] == source_lines[2:]  # malformed records, the broken line and the blank line
-    assert stats.malformed == 5 and len(stats.malformed_records) == 5
-    assert stats.records == 7
+    assert [r["id"] for r in read_records(tmp_path / "out.jsonl")] == ["a", "b"]
+    assert stats.records == 7 and stats.records_written == 2
+    assert [(d["line"], d["id"]) for d in stats.dropped] == [(3, "bad1"), (4, "bad2"), (5, "bad3"), (6, "#5"), (7, "#6")]
+    assert "invalid_json" in stats.dropped[-1]["reason"]
 
 
 def test_unchanged_records_are_copied_byte_for_byte(tmp_path):
@@ -133,8 +133,50 @@ def test_workers_give_identical_output(tmp_path):
 
 def test_output_must_differ_from_input(tmp_path):
     src = write_json(tmp_path / "in.json", RECORDS)
-    with pytest.raises(UserError, match="is the input file"):
-        clean_file(src, src, progress=False)
+    original = (tmp_path / "in.json").read_bytes()
+    (tmp_path / "link.json").symlink_to(tmp_path / "in.json")
+    (tmp_path / "hard.json").hardlink_to(tmp_path / "in.json")
+    for output in (src, str(tmp_path / "link.json"), str(tmp_path / "hard.json"), str(tmp_path / "." / "in.json")):
+        with pytest.raises(UserError, match="is the input"):
+            clean_file(src, output, progress=False)
+    with pytest.raises(UserError, match="is the input"):
+        clean_file(src, str(tmp_path / "out.json"), changes_path=str(tmp_path / "link.json"), progress=False)
+    assert (tmp_path / "in.json").read_bytes() == original
+    assert not (tmp_path / "out.json").exists()
+
+
+def test_role_content_turns_are_cleaned_in_their_own_spelling(tmp_path):
+    record = {"id": "rc", "conversations": [
+        {"role": "user", "content": "How old is the man?"},
+        {"role": "assistant", "content": "He looks about 40 years old."},
+        {"role": "user", "content": "Describe the scene."},
+        {"role": "assistant", "content": "A young woman with blue eyes walks a dog."},
+    ]}
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\xef\xbb\xbf" + json.dumps(record).encode() + b"\n" + json.dumps(RECORDS[0]).encode() + b"\n")
+    stats = clean_file(str(src), str(tmp_path / "out.jsonl"), progress=False)
+    out = read_records(tmp_path / "out.jsonl")
+    assert [t["content"] for t in out[0]["conversations"]][1::2] == [SAFE_LLAVA_REFUSAL, "A person walks a dog."]
+    assert set(out[0]["conversations"][0]) == {"role", "content"}
+    assert stats.dropped == [] and stats.records_written == 2
+    assert sum(audit_files([str(tmp_path / "out.jsonl")], progress=False).answers.values()) == 0
+
+
+def test_a_file_broken_midway_leaves_no_output(tmp_path):
+    good = ",".join(json.dumps(r) for r in RECORDS * 50)
+    src = tmp_path / "in.json"
+    src.write_text("[" + good + ', {"id": "x",, }, ' + good + "]", encoding="utf-8")
+    with pytest.raises(UserError, match="invalid JSON in record #200.*Nothing was written"):
+        clean_file(str(src), str(tmp_path / "out.json"), changes_path=str(tmp_path / "c.jsonl"), progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.json"]
+
+
+def test_a_previous_output_survives_a_failed_run(tmp_path):
+    (tmp_path / "out.json").write_text("previous", encoding="utf-8")
+    (tmp_path / "in.json").write_text('[{"id": 1},', encoding="utf-8")
+    with pytest.raises(UserError):
+        clean_file(str(tmp_path / "in.json"), str(tmp_path / "out.json"), progress=False)
+    assert (tmp_path / "out.json").read_text() == "previous"
 
 
 # --- the LLM pass and its fidelity guard ---------------------------------------------------------

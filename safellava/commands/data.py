@@ -46,6 +46,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="decode",
         help="how deep to check images: decode all pixels (default), read the header, exist, or paths only",
     )
+    check.add_argument(
+        "--max-image-pixels",
+        type=int,
+        help="refuse images whose header declares more pixels (default: Pillow's 89,478,485; 0 = no limit)",
+    )
     check.add_argument("--workers", type=int, default=8, help="threads checking images (default 8)")
     check.add_argument("--cache-dir", help="where the record index is cached (default $SAFELLAVA_CACHE/records)")
     check.add_argument("--json", metavar="PATH", help="also write {problems: [{id, line, kind, detail}], counts} here")
@@ -54,9 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     from safellava.data.check import check_records
-    from safellava.data.records import RecordFormatError
+    from safellava.data.record_index import RecordFormatError
 
     try:
+        if args.max_image_pixels is not None:
+            from safellava.data.images import set_max_image_pixels
+
+            set_max_image_pixels(args.max_image_pixels)
         tokenizer, template, image_token_count = _length_setup(args)
         report = check_records(
             args.data,
@@ -77,7 +86,9 @@ def run_check(args: argparse.Namespace) -> int:
         print(problem.describe())
     print(report.summary())
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as handle:
+        from safellava.atomic import atomic_write
+
+        with atomic_write(args.json) as handle:
             json.dump(report.to_dict(), handle, indent=1)
     return 1 if report.problems else 0
 

@@ -183,7 +183,7 @@ def _finish(summary: dict, out: str) -> None:
 def run_run(args: argparse.Namespace) -> int:
     try:
         from safellava.prism.generate import GenerationSettings, distributed_state, load_model
-        from safellava.prism.pipeline import run_prism
+        from safellava.prism.pipeline import locate_images, run_prism
         from safellava.prism.tasks import sample_tasks
 
         for flag, value in (("--limit", args.limit), ("--batch-size", args.batch_size), ("--max-new-tokens", args.max_new_tokens)):
@@ -192,6 +192,7 @@ def run_run(args: argparse.Namespace) -> int:
         task_set = _load_task_set(args)
         if args.limit is not None:
             task_set = sample_tasks(task_set, args.limit, args.seed)
+        image_paths = locate_images(task_set, args.images)  # every image checked before the model loads
         state = distributed_state()
         judge = _judge(args) if state.is_main_process else None
         loaded = load_model(args.model, dtype=args.dtype, template=args.template)
@@ -207,6 +208,7 @@ def run_run(args: argparse.Namespace) -> int:
             image_aspect=loaded.image_aspect,
             settings=GenerationSettings(args.batch_size, args.max_new_tokens, args.first_line),
             meta={"limit": args.limit, "seed": args.seed if args.limit is not None else None},
+            image_paths=image_paths,
         )
     except _user_errors() as error:
         print(f"error: {error}", file=sys.stderr)
@@ -233,8 +235,8 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
+    from safellava.atomic import write_text
     from safellava.prism.report import compare_markdown
 
     try:
@@ -244,5 +246,5 @@ def run_compare(args: argparse.Namespace) -> int:
         return 2
     print(table)
     if args.out:
-        Path(args.out).write_text(table, encoding="utf-8")
+        write_text(args.out, table)
     return 0

@@ -1,4 +1,8 @@
-"""`safellava audit …` and `safellava clean …`: biometric mentions in LLaVA conversation data."""
+"""`safellava audit …` and `safellava clean …`: biometric mentions in LLaVA conversation data.
+
+Exit status (both): 0 = every record read and processed; 1 = done, but some records could not be read
+(listed; `clean` left them out of its output); 2 = unusable input or an output that would overwrite an
+input (nothing written)."""
 
 from __future__ import annotations
 
@@ -11,12 +15,19 @@ AUDIT_EXAMPLES = """examples:
   safellava audit blip_laion_cc_sbu_558k.json
   safellava audit llava_v1_5_mix665k.json --json audit.json --examples 5 --workers 8
   safellava audit Safe_llava_v1_5_mix665k.json part2.jsonl
+
+exit status: 0 = every record audited, 1 = some records unreadable (listed) or a file broken before its
+end, 2 = unusable input (e.g. --json pointing at an input)
 """
 CLEAN_EXAMPLES = """examples:
   safellava clean llava_v1_5_mix665k.json safe_mix665k.json --changes changes.jsonl --stats stats.json
   safellava clean captions.jsonl safe_captions.jsonl --refusal "I can't help with that." --workers 4
   safellava clean mix.json safe_mix.json --llm openai --llm-model gpt-4o-mini --stats stats.json
   safellava clean mix.json safe_mix.json --llm hf --llm-model /models/Qwen2.5-7B-Instruct
+
+exit status: 0 = every record cleaned, 1 = written, but unreadable records were left out (listed in the
+summary and in --stats), 2 = nothing written (unusable input, JSON broken mid-file, an output that is
+the input). Outputs appear only when complete; an interrupted run leaves none.
 """
 
 
@@ -48,7 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write a Safe-LLaVA-style copy of a LLaVA JSON/JSONL file: answers to questions asking for a "
         "biometric attribute become a refusal; biometric descriptors in answers and captions are "
         "rewritten to neutral words (optionally with an LLM, guarded for fidelity). Ids, images, record "
-        "order and structure are kept; malformed records are copied unchanged and counted.",
+        "order and structure are kept; a record whose turns cannot be read is left out and listed, never "
+        "copied through unread.",
         epilog=CLEAN_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -78,23 +90,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_audit(args: argparse.Namespace) -> int:
+    from safellava.atomic import refuse_overwriting_inputs, write_json
     from safellava.privacy.audit import audit_files, format_markdown
 
     _check_files(args.files)
+    refuse_overwriting_inputs(args.files, {"--json": args.json_path})
     report = audit_files(args.files, examples=args.examples, workers=args.workers, progress=not args.no_progress)
     sys.stdout.write(format_markdown(report))
     if args.json_path:
-        _write_json(args.json_path, report.to_json())
-    if report.malformed:
-        print(f"note: {len(report.malformed):,} malformed records were not audited (listed above)", file=sys.stderr)
-    return 0
+        write_json(args.json_path, report.to_json())
+    if report.complete():
+        return 0
+    print(
+        f"note: {len(report.unreadable):,} unreadable records were not audited"
+        + (f"; {len(report.file_faults)} file(s) could not be read to the end" if report.file_faults else "")
+        + " (listed above)",
+        file=sys.stderr,
+    )
+    return 1
 
 
 def run_clean(args: argparse.Namespace) -> int:
+    from safellava.atomic import refuse_overwriting_inputs, write_json
     from safellava.privacy.clean import clean_file
     from safellava.privacy.lexicon import ATTRIBUTES, SAFE_LLAVA_REFUSAL
 
     _check_files([args.input])
+    refuse_overwriting_inputs([args.input], {"output": args.output, "--changes": args.changes, "--stats": args.stats})
     backend = _llm_backend(args) if args.llm else None
     stats = clean_file(
         args.input,
@@ -109,18 +131,25 @@ def run_clean(args: argparse.Namespace) -> int:
     )
     summary = stats.to_json()
     if args.stats:
-        _write_json(args.stats, summary)
+        write_json(args.stats, summary)
     left = summary["residual"]["records"]
     print(
         f"cleaned {stats.records:,} records in {stats.seconds:.1f} s: {stats.records_changed:,} changed "
         f"({stats.explicit_refusals:,} refusals, {stats.implicit_rewrites:,} rewrites, "
-        f"{stats.all_biometric_refusals:,} all-biometric answers refused); {stats.malformed:,} malformed copied "
-        f"unchanged.\nstill mentioned (records): " + ", ".join(f"{a} {left[a]:,}" for a in ATTRIBUTES)
+        f"{stats.all_biometric_refusals:,} all-biometric answers refused); {stats.records_written:,} written."
+        f"\nstill mentioned (records): " + ", ".join(f"{a} {left[a]:,}" for a in ATTRIBUTES)
         + (" — see --changes for each one and why" if any(left.values()) else "")
     )
     if summary["llm"]:
         print(f"llm: {json.dumps(summary['llm'])}")
-    return 0
+    if not stats.dropped:
+        return 0
+    print(f"{len(stats.dropped):,} unreadable records were LEFT OUT of {args.output} (not cleaned, not copied):", file=sys.stderr)
+    for dropped in stats.dropped[:20]:
+        print(f"  line {dropped['line']} (id {dropped['id']}): {dropped['reason']}", file=sys.stderr)
+    if len(stats.dropped) > 20:
+        print(f"  … and {len(stats.dropped) - 20:,} more (all in --stats)", file=sys.stderr)
+    return 1
 
 
 def _llm_backend(args: argparse.Namespace):
@@ -147,11 +176,3 @@ def _check_files(paths: list[str]) -> None:
     for path in paths:
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{path}: no such file (give a LLaVA .json or .jsonl file)")
-
-
-def _write_json(path: str, document: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as handle:
-        json.dump(document, handle, indent=2, ensure_ascii=False)
-        handle.write("\n")

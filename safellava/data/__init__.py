@@ -1,9 +1,11 @@
 """LLaVA conversation data: records → validation → templates (ids + labels) → images → collator, sampler.
 
+The record format itself (reading files, turns and roles, problem kinds, the structural check) lives on
+the ground floor in `safellava.records`, shared with audit, clean, PRISM and the synthetic world.
+
 Modules, one concept each:
-- `conversation`  turns and roles of a LLaVA record (`from`/`value` or `role`/`content`)
-- `records`       reading LLaVA JSON/JSONL (local or Hugging Face) into a memory-mapped Arrow index; mixing
-- `validate`      problem kinds, per-record checks, `ValidationReport`
+- `record_index`  LLaVA JSON/JSONL (local or Hugging Face) indexed into a memory-mapped Arrow table; mixing
+- `validate`      image-file checks, `ValidationReport`
 - `templates`     chat templates; `render_conversation` (training) and `render_prompt` (generation)
 - `truncation`    cutting a rendered sample to `model_max_length` without splitting an image
 - `images`        loading images, pad-to-square, the image processor, the blank image for text-only batches
@@ -17,4 +19,3 @@ Nothing here imports `safellava.train` or `safellava.prism`.
 
 from __future__ import annotations
 
-IMAGE_TOKEN = "<image>"

@@ -13,18 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from safellava.data.conversation import parse_turns
-from safellava.data.records import RecordSource, open_records
+from safellava.data.record_index import RecordSource, open_records
 from safellava.data.templates import ChatTemplate, get_template, render_conversation
 from safellava.data.truncation import truncate
-from safellava.data.validate import IMAGE_CHECKS, Problem, ValidationReport, image_file_problem
+from safellava.data.validate import IMAGE_CHECKS, ValidationReport, image_file_problem
+from safellava.records import IMAGE_TOKEN, Problem, file_problem, parse_turns
 
 _BLOCK = 2048  # records handed to the thread pool at a time (bounded memory for 665K records)
 
 
 def fatal_problems(source: RecordSource) -> list[Problem]:
     """File-level errors as problems (id `<file>`): a broken JSON array loses every record after the error."""
-    return [Problem("<file>", error.line, "invalid_json", error.detail, error.source) for error in source.fatal_errors]
+    return [file_problem(fault.source, fault.line, fault.detail) for fault in source.file_faults]
 
 
 def record_problems(
@@ -92,7 +92,7 @@ def check_records(
 
     def check_one(index: int) -> list[Problem]:
         problems = record_problems(source, index, image_folder, image_check)
-        if measure is not None and not any(p.kind not in ("missing_image", "unreadable_image", "corrupt_image") for p in problems):
+        if measure is not None and not any(p.kind not in ("missing_image", "unreadable_image", "corrupt_image", "image_too_large") for p in problems):
             extra = measure(source, index)
             if extra is not None:
                 problems.append(extra)
@@ -120,7 +120,7 @@ def _length_measure(tokenizer, template, image_token_count, model_max_length) ->
     )
 
 
-def image_token_id_of(tokenizer: Any, image_token: str = "<image>") -> int:
+def image_token_id_of(tokenizer: Any, image_token: str = IMAGE_TOKEN) -> int:
     """The id of the image placeholder token; a clear error when the tokenizer lacks it."""
     if image_token not in tokenizer.get_vocab():
         raise ValueError(

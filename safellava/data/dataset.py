@@ -19,20 +19,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from safellava.data.check import fatal_problems, image_token_id_of, record_problems, map_threaded
-from safellava.data.conversation import parse_turns
+from safellava.data.check import fatal_problems, image_token_id_of, map_threaded, record_problems
 from safellava.data.images import ImageLoadError, ImagePreprocessor, load_image
-from safellava.data.records import RecordSource, open_records
+from safellava.data.record_index import RecordSource, open_records
 from safellava.data.templates import ChatTemplate, get_template, render_conversation
 from safellava.data.truncation import truncate
 from safellava.data.validate import (
     DataValidationError,
-    Problem,
     ValidationReport,
     read_problems_dir,
     resolve_image_path,
     write_problems_jsonl,
 )
+from safellava.records import Problem, parse_turns
 
 logger = logging.getLogger(__name__)
 

@@ -8,11 +8,19 @@ hands the image to the processor as is (its own resize / centre crop; LLaVA's st
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 IMAGE_ASPECTS = ("pad", "resize")
+
+# Pillow's own decompression-bomb limit (its Image.MAX_IMAGE_PIXELS): a header that declares more pixels is
+# refused before any pixel is decoded, as a counted `image_too_large` problem rather than a crash.
+DEFAULT_MAX_IMAGE_PIXELS = 89_478_485
+_limit = {"pixels": int(os.environ.get("SAFELLAVA_MAX_IMAGE_PIXELS", DEFAULT_MAX_IMAGE_PIXELS)) or None}
 
 
 class ImageLoadError(OSError):
@@ -24,19 +32,80 @@ class ImageLoadError(OSError):
         self.detail = detail
 
 
-def load_image(path: str | Path):
-    """The image at `path` as RGB, fully decoded; raises ImageLoadError naming the file."""
+def set_max_image_pixels(pixels: int | None) -> None:
+    """Refuse images whose header declares more than `pixels` pixels (None or 0: no limit).
+
+    Set by `data.max_image_pixels` in a run config, `--max-image-pixels` on the CLI, or the environment
+    variable SAFELLAVA_MAX_IMAGE_PIXELS; the default is Pillow's."""
+    from PIL import Image
+
+    if pixels is not None and pixels < 0:
+        raise ValueError(f"max_image_pixels must be a positive number of pixels (or 0 for no limit), got {pixels}")
+    _limit["pixels"] = pixels or None
+    Image.MAX_IMAGE_PIXELS = _limit["pixels"]  # Pillow's own check then fires only past twice our limit
+
+
+def max_image_pixels() -> int | None:
+    return _limit["pixels"]
+
+
+@contextmanager
+def opened_image(path: str | Path) -> Iterator[Any]:
+    """The Pillow image at `path` (header read, size checked); every failure, inside the block too (e.g.
+    while decoding), becomes an ImageLoadError with the problem kind and the file named."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
-            return image.convert("RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                _check_size(image, path)
+                yield image
+    except ImageLoadError:
+        raise
     except FileNotFoundError:
         raise ImageLoadError("missing_image", f"{path} does not exist") from None
     except PermissionError as error:
         raise ImageLoadError("unreadable_image", f"{path}: {error}") from None
-    except (UnidentifiedImageError, SyntaxError, ValueError, OSError) as error:
+    except Image.DecompressionBombError as error:
+        raise ImageLoadError("image_too_large", f"{path}: {error}{_LIMIT_HINT}") from None
+    except (UnidentifiedImageError, SyntaxError, ValueError) as error:
         raise ImageLoadError("corrupt_image", f"{path} is not a decodable image: {error}") from None
+    except OSError as error:
+        # Pillow raises OSError both for I/O failures and for truncated image data.
+        text = str(error).lower()
+        kind = "corrupt_image" if "truncated" in text or "image file" in text else "unreadable_image"
+        raise ImageLoadError(kind, f"{path}: {error}") from None
+
+
+_LIMIT_HINT = (
+    "; if the image is genuine, raise the limit (data.max_image_pixels, --max-image-pixels or "
+    "SAFELLAVA_MAX_IMAGE_PIXELS; 0 = no limit)"
+)
+
+
+def _check_size(image: Any, path: str | Path) -> None:
+    limit = _limit["pixels"]
+    width, height = image.size
+    if limit is not None and width * height > limit:
+        raise ImageLoadError(
+            "image_too_large",
+            f"{path} declares {width}×{height} = {width * height:,} pixels, more than the limit of {limit:,} "
+            f"(a decompression bomb?){_LIMIT_HINT}",
+        )
+
+
+def load_image(path: str | Path):
+    """The image at `path` as RGB, fully decoded; raises ImageLoadError naming the file."""
+    with opened_image(path) as image:
+        return image.convert("RGB")
+
+
+def check_image(path: str | Path, *, decode: bool) -> None:
+    """Raise ImageLoadError if the image's header (and, with `decode`, every pixel) cannot be read."""
+    with opened_image(path) as image:
+        if decode:
+            image.load()
 
 
 def mean_fill_color(image_processor: Any) -> tuple[int, int, int]:

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from safellava.data import IMAGE_TOKEN
-from safellava.data.conversation import ASSISTANT, SYSTEM, USER, Turn, order_problems, parse_turns
+from safellava.records import ASSISTANT, IMAGE_TOKEN, SYSTEM, USER, Turn, parse_turns
+from safellava.records.conversation import order_problems
 
 IGNORE_INDEX = -100
 

@@ -1,9 +1,9 @@
-"""What can be wrong with a LLaVA record, the checks that find it, and the report that counts it.
+"""Checks of LLaVA records beyond their structure (image files), and the report that counts every problem.
 
-Every problem carries the record id, the line where the record starts in its file, a `kind` (one of
-`PROBLEM_KINDS`) and a detail saying what is wrong. Training and `safellava data check` use the same
-checks: `data check` lists everything; training skips a faulty record and counts it (`validation="skip"`)
-or stops at the first one (`validation="strict"`). Nothing is dropped without being counted.
+The problem kinds and the structural check live with the record format (`safellava.records`), shared by
+every tool. Training and `safellava data check` add the image checks here: `data check` lists everything;
+training skips a faulty record and counts it (`validation="skip"`) or stops at the first one
+(`validation="strict"`). Nothing is dropped without being counted.
 """
 
 from __future__ import annotations
@@ -16,56 +16,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safellava.data import IMAGE_TOKEN
-from safellava.data.conversation import (
-    ASSISTANT,
-    USER,
-    ConversationError,
-    order_problems,
-    parse_turns,
-    record_images,
-)
-
-# kind -> what it means (shown by `safellava data check` and in docs/data.md)
-PROBLEM_KINDS = {
-    "invalid_json": "the line or file is not valid JSON",
-    "invalid_record": "the record is not an object, or a turn / the `image` field has the wrong shape",
-    "missing_conversations": "`conversations` is missing, empty or not a list",
-    "unknown_role": "a turn's role is not human/gpt/user/assistant/system",
-    "roles_not_alternating": "turns do not alternate user/assistant, or do not end with an answer",
-    "empty_assistant_turn": "an assistant turn is empty (nothing to learn from)",
-    "image_token_mismatch": "the number of <image> placeholders differs from the number of images",
-    "image_path_escape": "an image path points outside image_folder",
-    "missing_image": "an image file does not exist",
-    "unreadable_image": "an image file exists but cannot be read",
-    "corrupt_image": "an image file cannot be decoded",
-    "too_long": "the rendered sample (image tokens included) exceeds model_max_length",
-    "all_targets_truncated": "after truncation to model_max_length no supervised token is left",
-}
+from safellava.data.images import ImageLoadError, check_image
+from safellava.records import PROBLEM_KINDS, Problem
 
 IMAGE_CHECKS = ("none", "exists", "header", "decode")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One problem of one record. `line` is 1-based (where the record starts), None when unknown."""
-
-    id: str
-    line: int | None
-    kind: str
-    detail: str
-    source: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in PROBLEM_KINDS:
-            raise ValueError(f"unknown problem kind {self.kind!r}; known: {sorted(PROBLEM_KINDS)}")
-
-    def describe(self) -> str:
-        where = f"{self.source}:{self.line}" if self.source else f"line {self.line}"
-        return f"{where} id={self.id} {self.kind}: {self.detail}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "line": self.line, "kind": self.kind, "detail": self.detail}
 
 
 class DataValidationError(ValueError):
@@ -133,39 +87,6 @@ class ValidationReport:
         }
 
 
-def structural_problems(record: Any) -> list[tuple[str, str]]:
-    """(kind, detail) for everything wrong with a parsed record that needs no files or tokenizer."""
-    if not isinstance(record, dict):
-        return [("invalid_record", f"a record must be a JSON object, got {type(record).__name__}")]
-    found: list[tuple[str, str]] = []
-    try:
-        images = record_images(record)
-    except ConversationError as error:
-        found.append((error.kind, error.detail))
-        images = None
-    try:
-        turns = parse_turns(record.get("conversations"))
-    except ConversationError as error:
-        return found + [(error.kind, error.detail)]
-    found += [("roles_not_alternating", detail) for detail in order_problems(turns)]
-    for index, turn in enumerate(turns):
-        if turn.role == ASSISTANT and not turn.text.strip():
-            found.append(("empty_assistant_turn", f"turn {index} (assistant) is empty"))
-        if turn.role != USER and IMAGE_TOKEN in turn.text:
-            found.append(("image_token_mismatch", f"turn {index} ({turn.role}) contains {IMAGE_TOKEN}; only user turns may"))
-    if images is not None:
-        placeholders = sum(turn.text.count(IMAGE_TOKEN) for turn in turns if turn.role == USER)
-        if placeholders != len(images):
-            found.append(
-                (
-                    "image_token_mismatch",
-                    f"{placeholders} {IMAGE_TOKEN} placeholder(s) but {len(images)} image(s); "
-                    f"put exactly one {IMAGE_TOKEN} per image in the user turns",
-                )
-            )
-    return found
-
-
 def resolve_image_path(image_folder: str | Path, relative: str) -> Path:
     """`image_folder/relative`, refusing paths that leave image_folder (`..`, absolute paths, symlinks out)."""
     folder = Path(image_folder).resolve()
@@ -201,22 +122,10 @@ def image_file_problem(image_folder: str | Path | None, relative: str, depth: st
         return ("unreadable_image", f"{path} is not readable (check its permissions)")
     if depth == "exists":
         return None
-    return _decode_problem(path, full=depth == "decode")
-
-
-def _decode_problem(path: Path, *, full: bool) -> tuple[str, str] | None:
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(path) as image:
-            if full:
-                image.load()
-    except (UnidentifiedImageError, SyntaxError, ValueError) as error:
-        return ("corrupt_image", f"{path} is not a decodable image: {error}")
-    except OSError as error:
-        # Pillow raises OSError both for I/O failures and for truncated image data.
-        kind = "corrupt_image" if "truncated" in str(error).lower() or "image file" in str(error).lower() else "unreadable_image"
-        return (kind, f"{path}: {error}")
+        check_image(path, decode=depth == "decode")
+    except ImageLoadError as error:
+        return (error.kind, error.detail)
     return None
 
 

@@ -27,6 +27,7 @@ from transformers import (
 )
 from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
+from safellava.atomic import write_text
 from safellava.model.module_map import MODULE_KEYS
 from safellava.model.processor import IMAGE_TOKEN, build_image_processor, build_processor
 from safellava.model.recipe import ModelRecipe, RecipeError, load_model_recipe
@@ -217,7 +218,7 @@ def write_metadata(out_dir: str | Path, recipe: ModelRecipe | None, extra: dict[
     if recipe is not None:
         metadata.update(template=recipe.template, image_aspect=recipe.image_aspect, recipe=recipe.to_dict())
     metadata.update(extra or {})
-    (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
 
 
 def read_metadata(path: str | Path) -> dict[str, Any] | None:

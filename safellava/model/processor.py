@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from transformers import LlavaProcessor, PreTrainedTokenizerBase
 
-IMAGE_TOKEN = "<image>"
+from safellava.records import IMAGE_TOKEN
 
 # CLIP (OpenAI) and SigLIP normalisation constants: the "mean colour" LLaVA pads images with.
 _CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]

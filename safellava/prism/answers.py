@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from safellava.atomic import atomic_write
 from safellava.errors import UserError
 from safellava.prism.tasks import Question
 
@@ -116,10 +117,6 @@ def append_answers(path: str | os.PathLike, answers: Iterable[Answer]) -> None:
 
 def write_answers(path: str | os.PathLike, answers: Sequence[Answer]) -> None:
     """Write a whole answer file atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
+    with atomic_write(path) as handle:
         for answer in answers:
             handle.write(json.dumps(answer.to_record(), ensure_ascii=False) + "\n")
-    os.replace(temporary, path)

@@ -10,6 +10,8 @@ import math
 import os
 from typing import Any, Sequence
 
+from safellava.atomic import save_image
+
 PANEL_W, PANEL_H, MARGIN = 220, 130, 28
 _NOT_PERCENT = {"prism/judge_errors", "prism/missing", "prism/judged", "prism/failures", "prism/seconds"}
 _LINE = (31, 119, 180)
@@ -43,7 +45,7 @@ def draw_history(history: Sequence[dict[str, Any]], path: str | os.PathLike) -> 
     for index, name in enumerate(names):
         left, top = (index % columns) * PANEL_W, (index // columns) * PANEL_H
         _panel(draw, font, name.removeprefix("prism/"), left, top, xs, [record.get(name) for record in history])
-    image.save(path)
+    save_image(image, path)
 
 
 def _x_value(record: dict[str, Any]) -> float:

@@ -27,6 +27,12 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def locate_images(task_set: TaskSet, image_root: str | os.PathLike) -> dict[str, Path]:
+    """The image file of every question, each checked to be a usable image: call it before loading a model,
+    so that a missing or unusable image stops the run before any work."""
+    return ImageLocator(image_root).resolve_all([q for qs in task_set.files.values() for q in qs])
+
+
 def run_prism(
     model: Any,
     processor: Any,
@@ -41,14 +47,16 @@ def run_prism(
     settings: GenerationSettings = GenerationSettings(),
     meta: dict | None = None,
     show_progress: bool = True,
+    image_paths: dict[str, Path] | None = None,
 ) -> dict | None:
     """Answer every question (all ranks together), then judge, score and write the report in `out_dir`
     (main process). Returns summary.json's content on the main process, None on the others.
-    Answers go to `out_dir/answers/<task file name>`; a rerun resumes from them."""
+    Answers go to `out_dir/answers/<task file name>`; a rerun resumes from them. `image_paths`: the
+    questions' images as `locate_images` found them (located here when not given)."""
     _check_distinct_names(task_set)
     image_aspect = resolve_image_aspect(model, image_aspect) if template else None
-    questions = [q for qs in task_set.files.values() for q in qs]
-    image_paths = ImageLocator(image_root).resolve_all(questions)
+    if image_paths is None:
+        image_paths = locate_images(task_set, image_root)
     answers = generate_task_answers(
         model,
         processor,

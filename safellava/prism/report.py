@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from safellava.atomic import atomic_write, save_image, write_json, write_text
 from safellava.prism.evaluate import TaskResult
 from safellava.prism.tasks import ATTRIBUTES, TASKS
 
@@ -39,15 +40,15 @@ def write_report(summary: dict, out_dir: str | os.PathLike, results: dict[str, T
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / SUMMARY_JSON, out / SUMMARY_MD]
-    (out / SUMMARY_JSON).write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (out / SUMMARY_MD).write_text(summary_markdown(summary), encoding="utf-8")
+    write_json(out / SUMMARY_JSON, summary)
+    write_text(out / SUMMARY_MD, summary_markdown(summary))
     if "implicit_leakage" in summary:
         draw_protection_chart(summary, out / CHART_PNG)
         written.append(out / CHART_PNG)
     for task, result in (results or {}).items():
         path = out / "judged" / f"{task}.jsonl"
         path.parent.mkdir(exist_ok=True)
-        with open(path, "w", encoding="utf-8") as handle:
+        with atomic_write(path) as handle:
             for row in result.rows:
                 handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         written.append(path)
@@ -194,4 +195,4 @@ def draw_protection_chart(summary: dict, path: str | os.PathLike) -> None:
         value = "–" if figure["value"] is None else f"{figure['value']:.1f}"
         draw.text((x0, height - bottom + 10), label, fill="black", font=font)
         draw.text((x0, height - bottom + 30), value, fill="black", font=font)
-    image.save(path)
+    save_image(image, path)

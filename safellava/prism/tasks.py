@@ -204,7 +204,8 @@ class ImageLocator:
         return matches[0] if matches else None
 
     def resolve_all(self, questions: Sequence[Question]) -> dict[str, Path]:
-        """Map every distinct `image` field to a file; raise listing the missing ones."""
+        """Map every distinct `image` field to a file whose header reads as an image within the pixel limit;
+        raise listing the missing and unusable ones, before any question is answered."""
         found: dict[str, Path] = {}
         missing: dict[str, Question] = {}  # by basename: one missing file can serve many questions
         for question in questions:
@@ -221,6 +222,7 @@ class ImageLocator:
                 f"{len(missing)} image file(s) not found under {self.root}, e.g. {shown}. Images are found by "
                 f"basename anywhere under the image root; check --images."
             )
+        _check_headers(found)
         return found
 
     def _basename_index(self) -> dict[str, list[Path]]:
@@ -252,3 +254,23 @@ def sample_tasks(task_set: TaskSet, limit: int, seed: int = 0) -> TaskSet:
         if kept:
             sampled.files[path] = kept
     return sampled
+
+
+class UnusableImagesError(UserError):
+    """Images of PRISM questions exist but cannot be used (not an image, broken, a decompression bomb)."""
+
+
+def _check_headers(found: dict[str, Path]) -> None:
+    from safellava.data.images import ImageLoadError, check_image
+
+    problems = []
+    for path in sorted(set(found.values())):  # several questions share an image
+        try:
+            check_image(path, decode=False)
+        except ImageLoadError as error:
+            problems.append(f"{error.kind}: {error.detail}")
+    if problems:
+        shown = "\n  ".join(problems[:10]) + (f"\n  … and {len(problems) - 10} more" if len(problems) > 10 else "")
+        raise UnusableImagesError(
+            f"{len(problems)} image file(s) of the PRISM questions cannot be used; nothing was generated:\n  {shown}"
+        )

@@ -7,10 +7,15 @@
 3. optionally, an LLM rewrites what the rules left, behind the fidelity guard of `fidelity.py`.
 
 Questions are not changed (they are not training targets; Safe-LLaVA keeps them). Ids, images, record
-order and count and the conversation structure are kept, and nothing else in a record is touched:
-unchanged records are copied byte for byte, malformed ones too (and counted). Every change goes to the
-change log (JSONL: id, turn, rule, before, after, what is left and why). Cleaning a cleaned file changes
-nothing (the rules only produce words the lexicon does not flag).
+order and the conversation structure are kept, and nothing else in a record is touched: unchanged records
+are copied byte for byte, and a changed turn keeps its spelling (`from`/`value` or `role`/`content`).
+Records are read and checked by the shared LLaVA reader (`safellava.records`), so every record training
+accepts is cleaned. A record whose turns cannot be read is never copied through with its text unread: it
+is left out of the output and listed (`dropped`, with line and reason). A file that cannot be read to its
+end (JSON broken mid-array) stops the run with no output written. The output and the change log are
+written atomically (`safellava.atomic`). Every change goes to the change log (JSONL: id, turn, rule,
+before, after, what is left and why). Cleaning a cleaned file changes nothing (the rules only produce
+words the lexicon does not flag).
 """
 
 from __future__ import annotations
@@ -20,25 +25,28 @@ import os
 import time
 from collections import Counter, deque
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Iterator
 
+from safellava.atomic import atomic_write, refuse_overwriting_inputs
 from safellava.errors import UserError
 from safellava.privacy.fidelity import LlmRewrite, guarded_rewrite
 from safellava.privacy.lexicon import ATTRIBUTES, SAFE_LLAVA_REFUSAL, attributes_asked, leaked_mentions
 from safellava.privacy.parallel import Progress, map_ordered
-from safellava.privacy.records import (
-    ANSWER_SPEAKERS,
-    QUESTION_SPEAKERS,
-    RawRecord,
-    RecordWriter,
-    detect_format,
-    iter_raw,
-    parse_record,
-    raw_record_id,
-    record_id,
-)
 from safellava.privacy.rewrite import neutralize, residual_reason
+from safellava.records import (
+    ASSISTANT,
+    USER,
+    CheckedRecord,
+    RawRecord,
+    ReadFault,
+    check_text,
+    detect_layout,
+    read_records,
+    turn_keys,
+)
+from safellava.records.writer import RecordWriter, output_layout
 
 _BATCH_RECORDS = 1000
 _KEPT_EXAMPLES = 50
@@ -79,7 +87,7 @@ class CleanStats:
     format: str = ""
     refusal: str = SAFE_LLAVA_REFUSAL
     records: int = 0
-    malformed: int = 0
+    records_written: int = 0
     records_changed: int = 0
     turns_changed: int = 0
     explicit_refusals: int = 0
@@ -91,7 +99,8 @@ class CleanStats:
     residual_records: Counter = field(default_factory=Counter)
     residual_turns: int = 0
     residual_examples: list[dict] = field(default_factory=list)
-    malformed_records: list[dict] = field(default_factory=list)
+    dropped: list[dict] = field(default_factory=list)  # unreadable records left out: index, line, id, reason
+    problems: Counter = field(default_factory=Counter)  # structural problems per kind, as `data check` counts
     llm: dict = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -103,7 +112,8 @@ class CleanStats:
             "format": self.format,
             "refusal": self.refusal,
             "records": self.records,
-            "malformed": self.malformed,
+            "records_written": self.records_written,
+            "dropped": len(self.dropped),
             "records_changed": self.records_changed,
             "turns_changed": self.turns_changed,
             "explicit_refusals": self.explicit_refusals,
@@ -118,7 +128,8 @@ class CleanStats:
                 "examples": self.residual_examples,
             },
             "llm": self.llm or None,
-            "malformed_records": self.malformed_records,
+            "dropped_records": self.dropped,
+            "problems": dict(self.problems),
             "seconds": round(self.seconds, 2),
             "records_per_second": round(rate, 1),
         }
@@ -126,15 +137,16 @@ class CleanStats:
 
 @dataclass(slots=True)
 class _Cleaned:
-    """A record the rule-based pass changed, logged or found malformed (made in a worker process)."""
+    """A record the rule-based pass changed, logged, found problems in or could not read (made in a worker)."""
 
     index: int
-    line: int | None
+    line: int
     id: str
     text: str | None  # new JSON text, or None: copy the source text unchanged
     changes: list[TurnChange]
     pending: list[int]  # answer turns still leaking after the rules (for the LLM pass)
-    malformed: str | None = None
+    problems: list[str] = field(default_factory=list)  # kinds of the record's structural problems
+    unreadable: str | None = None  # why the turns could not be read: the record is dropped
 
 
 @dataclass(slots=True)
@@ -147,43 +159,44 @@ class _BatchOut:
     leaked_before: Counter
 
 
-def clean_record(record: dict, index: int, refusal: str) -> tuple[list[TurnChange], list[int], set[str], set[str]]:
-    """Clean one parsed record in place. Returns (changes, answer turns still leaking, attributes
-    asked, attributes leaked before cleaning)."""
-    rid = record_id(record, index)
+def clean_record(checked: CheckedRecord, index: int, refusal: str) -> tuple[list[TurnChange], list[int], set[str], set[str]]:
+    """Clean one readable record (`checked.value`) in place. Returns (changes, answer turns still leaking,
+    attributes asked, attributes leaked before cleaning)."""
+    rid = checked.id
     changes: list[TurnChange] = []
     pending: list[int] = []
     asked_any: set[str] = set()
     leaked_before: set[str] = set()
     asked: set[str] = set()
-    for number, turn in enumerate(record["conversations"]):
-        speaker, value = turn["from"], turn["value"]
-        if speaker in QUESTION_SPEAKERS:
+    raw_turns = checked.value["conversations"]
+    for number, turn in enumerate(checked.turns):
+        value = turn.text
+        if turn.role == USER:
             asked = attributes_asked(value)
             asked_any |= asked
             continue
-        if speaker not in ANSWER_SPEAKERS:
+        if turn.role != ASSISTANT:
             continue
         leaks = leaked_mentions(value)
         leaked_before |= {m.attribute for m in leaks}
         if asked:
             asked = set()
             if value != refusal:
-                turn["value"] = refusal
+                _set_text(raw_turns[number], refusal)
                 changes.append(TurnChange(rid, index, number, "explicit-refusal", value, refusal))
             continue
         if not leaks:
             continue
         rewrite = neutralize(value, leaks)
         if not rewrite.text.strip():
-            turn["value"] = refusal
+            _set_text(raw_turns[number], refusal)
             changes.append(TurnChange(rid, index, number, "all-biometric-refusal", value, refusal, rewrite.rules))
             continue
         residual = [
             {"attribute": m.attribute, "term": m.term, "reason": residual_reason(m)} for m in rewrite.residual
         ]
         if rewrite.changed:
-            turn["value"] = rewrite.text
+            _set_text(raw_turns[number], rewrite.text)
             changes.append(TurnChange(rid, index, number, "implicit-rewrite", value, rewrite.text, rewrite.rules, residual))
         if rewrite.residual:
             pending.append(number)
@@ -192,21 +205,27 @@ def clean_record(record: dict, index: int, refusal: str) -> tuple[list[TurnChang
     return changes, pending, asked_any, leaked_before
 
 
-def clean_batch(job: tuple[list[tuple[int, int | None, str]], str]) -> _BatchOut:
+def _set_text(raw_turn: dict, text: str) -> None:
+    """Replace a turn's text under the key the record spells it with (`value` or `content`)."""
+    raw_turn[turn_keys(raw_turn)[1]] = text
+
+
+def clean_batch(job: tuple[list[tuple[int, int, str]], str]) -> _BatchOut:
     """The rule-based pass over one batch of (index, line, text) records (runs in a worker process)."""
     batch, refusal = job
     out = _BatchOut({}, Counter(), Counter())
     for index, line, text in batch:
-        record, problem = parse_record(text)
-        if record is None:
-            out.cleaned[index] = _Cleaned(index, line, raw_record_id(text, index), None, [], [], problem)
+        checked = check_text(text, index)
+        kinds = [kind for kind, _ in checked.problems]
+        if not checked.readable:
+            out.cleaned[index] = _Cleaned(index, line, checked.id, None, [], [], kinds, checked.reason())
             continue
-        changes, pending, asked, leaked = clean_record(record, index, refusal)
+        changes, pending, asked, leaked = clean_record(checked, index, refusal)
         out.asked.update(asked)
         out.leaked_before.update(leaked)
-        if changes:
-            new_text = json.dumps(record, ensure_ascii=False) if any(c.before != c.after for c in changes) else None
-            out.cleaned[index] = _Cleaned(index, line, record_id(record, index), new_text, changes, pending)
+        if changes or kinds:
+            new_text = json.dumps(checked.value, ensure_ascii=False) if any(c.before != c.after for c in changes) else None
+            out.cleaned[index] = _Cleaned(index, line, checked.id, new_text, changes, pending, kinds)
     return out
 
 
@@ -223,85 +242,87 @@ def clean_file(
     progress: bool = True,
 ) -> CleanStats:
     """Clean `src` into `dst` (same format). `llm`: a chat backend (`complete(messages) -> str`) for
-    what the rules leave, or None. Returns the statistics (also written by the CLI with --stats)."""
-    if os.path.abspath(src) == os.path.abspath(dst):
-        raise UserError(f"clean: the output {dst} is the input file; write to a new file.")
+    what the rules leave, or None. Returns the statistics (also written by the CLI with --stats).
+
+    Raises UserError, leaving nothing at `dst` or `changes_path`, when an output is the input or the input
+    cannot be read to its end."""
+    refuse_overwriting_inputs([src], {"output": dst, "--changes": changes_path})
     if not refusal.strip():
         raise UserError("clean: the refusal text is empty; give a sentence with --refusal.")
     if leaked_mentions(refusal):
         raise UserError(f"clean: the refusal text itself mentions a biometric attribute: {refusal!r}.")
-    fmt = detect_format(src)
-    stats = CleanStats(input=src, output=dst, format=fmt, refusal=refusal)
+    layout = output_layout(detect_layout(src))
+    stats = CleanStats(input=src, output=dst, format=layout, refusal=refusal)
     llm_pass = _LlmPass(llm, fidelity_threshold, llm_concurrency) if llm is not None else None
     started = time.perf_counter()
     bar = Progress(os.path.getsize(src), f"clean {os.path.basename(src)}", enabled=progress)
-    log: IO[str] | None = open(changes_path, "w", encoding="utf-8") if changes_path else None
     # Batches go to the workers in order and come back in order; the sources wait here meanwhile,
     # so unchanged records are written from their original text without a round trip.
-    submitted: deque[list[RawRecord | str]] = deque()
+    submitted: deque[list[RawRecord]] = deque()
 
-    def jobs() -> Iterator[tuple[list[tuple[int, int | None, str]], str]]:
-        for entries in _batches(iter_raw(src, fmt)):
+    def jobs() -> Iterator[tuple[list[tuple[int, int, str]], str]]:
+        for entries in _batches(read_records(src)):
             submitted.append(entries)
-            yield [(e.index, e.line, e.text) for e in entries if isinstance(e, RawRecord)], refusal
+            yield [(e.index, e.line, e.text) for e in entries], refusal
 
     try:
-        with RecordWriter(dst, fmt) as writer:
+        with RecordWriter(dst, layout) as writer, _change_log(changes_path) as log:
             for out in map_ordered(clean_batch, jobs(), workers):
                 entries = submitted.popleft()
                 stats.questions_asking.update(out.asked)
                 stats.answers_leaking_before.update(out.leaked_before)
-                last_offset = 0
                 for entry in entries:
-                    if not isinstance(entry, RawRecord):
-                        writer.write_blank()
-                        continue
-                    last_offset = entry.offset
+                    stats.records += 1
                     cleaned = out.cleaned.get(entry.index)
                     if cleaned is None:  # nothing to change or report
-                        stats.records += 1
                         writer.write(entry.text)
                         continue
-                    if llm_pass is not None and cleaned.pending:
+                    if cleaned.unreadable is None and llm_pass is not None and cleaned.pending:
                         llm_pass.apply(cleaned, entry.text)
-                    _account(stats, cleaned)
-                    writer.write(cleaned.text if cleaned.text is not None else entry.text)
+                    if _account(stats, cleaned):
+                        writer.write(cleaned.text if cleaned.text is not None else entry.text)
                     if log is not None:
                         for change in cleaned.changes:
                             log.write(json.dumps(change.to_json(), ensure_ascii=False) + "\n")
-                bar.advance_to(last_offset, stats.records)
+                bar.advance_to(entries[-1].offset + entries[-1].length, stats.records)
+            stats.records_written = writer.count
     finally:
         bar.close()
-        if log is not None:
-            log.close()
     stats.seconds = time.perf_counter() - started
     if llm_pass is not None:
         stats.llm = llm_pass.summary()
     return stats
 
 
-def _batches(items: Iterator[RawRecord | str]) -> Iterator[list[RawRecord | str]]:
-    batch: list[RawRecord | str] = []
-    records = 0
+def _batches(items: Iterator[RawRecord | ReadFault]) -> Iterator[list[RawRecord]]:
+    """Batches of records; a file that cannot be read to its end stops the run (nothing is written)."""
+    batch: list[RawRecord] = []
     for item in items:
+        if isinstance(item, ReadFault):
+            raise UserError(f"clean: {item.detail}. Nothing was written: a partial copy would look complete.")
         batch.append(item)
-        if isinstance(item, RawRecord):
-            records += 1
-            if records >= _BATCH_RECORDS:
-                yield batch
-                batch, records = [], 0
+        if len(batch) >= _BATCH_RECORDS:
+            yield batch
+            batch = []
     if batch:
         yield batch
 
 
-def _account(stats: CleanStats, cleaned: _Cleaned) -> None:
-    stats.records += 1
-    if cleaned.malformed is not None:
-        stats.malformed += 1
-        stats.malformed_records.append(
-            {"index": cleaned.index, "line": cleaned.line, "id": cleaned.id, "reason": cleaned.malformed}
-        )
+@contextmanager
+def _change_log(path: str | None) -> Iterator[IO[str] | None]:
+    if path is None:
+        yield None
         return
+    with atomic_write(path) as handle:
+        yield handle
+
+
+def _account(stats: CleanStats, cleaned: _Cleaned) -> bool:
+    """Count what happened to one record; False when it is dropped (its turns could not be read)."""
+    stats.problems.update(cleaned.problems)
+    if cleaned.unreadable is not None:
+        stats.dropped.append({"index": cleaned.index, "line": cleaned.line, "id": cleaned.id, "reason": cleaned.unreadable})
+        return False
     real = [c for c in cleaned.changes if c.before != c.after]
     if real:
         stats.records_changed += 1
@@ -323,6 +344,7 @@ def _account(stats: CleanStats, cleaned: _Cleaned) -> None:
                     {"id": change.id, "turn": change.turn, "text": change.after, "left": change.residual}
                 )
     stats.residual_records.update(residual_attributes)
+    return True
 
 
 class _LlmPass:
@@ -351,7 +373,7 @@ class _LlmPass:
                 continue
             if record is None:
                 record = json.loads(cleaned.text if cleaned.text is not None else source)
-            record["conversations"][turn]["value"] = outcome.text
+            _set_text(record["conversations"][turn], outcome.text)
             change.rule, change.after, change.residual = "llm-rewrite", outcome.text, []
         if record is not None:
             cleaned.text = json.dumps(record, ensure_ascii=False)

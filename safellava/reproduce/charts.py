@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
+from safellava.atomic import save_image
 from safellava.prism.report import figure_node
-
 
 CURVES = (
     ("ref soft", "prism/refusal_soft/overall"),
@@ -57,7 +57,7 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
         # Pillow's default font has no arrows: "over-refusal ↓" would end in a box.
         label = title.replace(" ↓", "").replace("↓", "")
         draw.text((left + column * slot + 4, height - bottom + 8), label, fill="black", font=font)
-    image.save(path)
+    save_image(image, path)
 
 
 def _legend(draw, font, names: Sequence[str], x: int, y: int) -> None:
@@ -102,7 +102,7 @@ def draw_curves(histories: dict[str, list[dict]], path: Path) -> None:
                 draw.line(points, fill=colour, width=2)
             for px, py in points:
                 draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-    image.save(path)
+    save_image(image, path)
 
 
 def _x(record: dict[str, Any]) -> float:

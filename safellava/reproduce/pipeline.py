@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from safellava.atomic import write_text
 from safellava.errors import UserError
 from safellava.reproduce.charts import draw_comparison_chart, draw_curves
 from safellava.reproduce.plan import VARIANTS, Layout, Plan
@@ -165,6 +166,6 @@ def reproduce(out: Path, plan: Plan, *, seed: int = 0, force: bool = False, verb
     seconds = round(time.monotonic() - started, 1)
     result = {**summaries, "seconds": seconds}
     write_report(layout, plan, summaries, histories, steps.timings, seconds)
-    (layout.root / RESULT_FILE).write_text(json.dumps(result) + "\n", encoding="utf-8")
+    write_text(layout.root / RESULT_FILE, json.dumps(result) + "\n")
     return result
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from safellava.atomic import write_text
 from safellava.reproduce.attributes import attribute_reading
 from safellava.reproduce.charts import CURVES
 from safellava.reproduce.plan import VARIANTS, Layout, Plan
@@ -64,7 +65,7 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
         f"Total wall time: {seconds:.0f} s.",
         "",
     ]
-    (layout.root / "report.md").write_text("\n".join(lines), encoding="utf-8")
+    write_text(layout.root / "report.md", "\n".join(lines))
 
 
 def _benign_section(layout: Layout, kinds: dict[str, str]) -> list[str]:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from safellava.atomic import write_text
+
 STAMP_FILE = "reproduce_stamp.json"
 
 
@@ -39,7 +41,7 @@ def read_stamp(folder: Path) -> dict[str, Any] | None:
 
 
 def write_stamp(folder: Path, stamp: dict[str, Any]) -> None:
-    (folder / STAMP_FILE).write_text(json.dumps(stamp, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    write_text(folder / STAMP_FILE, json.dumps(stamp, indent=1, sort_keys=True) + "\n")
 
 
 def finished_model(folder: Path) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+from safellava.records import IMAGE_TOKEN
 from safellava.synth import prism_tasks
 from safellava.synth.descriptions import (
     CAPTION_INSTRUCTIONS,
@@ -109,7 +110,7 @@ def _sampled_texts(seed: int) -> list[str]:
         built = [finetune_record("corpus", "corpus.png", scene, rng) for _ in range(2)]
         records = [pretrain_record("corpus", "corpus.png", scene, rng)] + [b.record for b in built]
         for record in records:
-            lines += [turn["value"].replace("<image>", "").strip() for turn in record["conversations"]]
+            lines += [turn["value"].replace(IMAGE_TOKEN, "").strip() for turn in record["conversations"]]
         # What cleaned data says instead of each biometric answer.
         lines += [prism_tasks.SAFE_LLAVA_REFUSAL] * sum(len(b.asked) for b in built)
         # Neutral forms, as a cleaner would leave them.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from safellava.records import IMAGE_TOKEN
 from safellava.synth.descriptions import (
     CAPTION_INSTRUCTIONS,
     DETAIL_PROMPTS,
@@ -34,8 +35,6 @@ from safellava.synth.questions import (
 )
 from safellava.synth.scene import Scene
 from safellava.synth.smalltalk import text_conversation
-
-IMAGE_TOKEN = "<image>"
 
 # Share of each kind of stage-2 record (sums to 1).
 FINETUNE_MIX: dict[str, float] = {

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 
+from safellava.atomic import write_text
 from safellava.synth import prism_tasks
 from safellava.synth.corpus import tokenizer_corpus
 from safellava.synth.draw import draw_scene
@@ -332,7 +333,7 @@ def _write_prism_files(
         benign += prism_tasks.benign_rows(name, questions)
     for path, rows in ((paths.prism_refusal_soft, soft), (paths.prism_refusal_hard, hard),
                        (paths.prism_implicit_leakage, implicit), (paths.benign, benign)):
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        write_text(path, "".join(json.dumps(row) + "\n" for row in rows))
     return {"prism_refusal_soft": len(soft), "prism_refusal_hard": len(hard),
             "prism_implicit_leakage": len(implicit), "benign_questions": len(benign)}
 
@@ -352,6 +353,4 @@ def _write_json(path: Path, data: list | dict, indent: int | None = None) -> Non
         text = "[\n" + ",\n".join(json.dumps(item) for item in data) + "\n]\n"
     else:
         text = json.dumps(data, indent=indent) + "\n"
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text(path, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from safellava.atomic import write_text
 from safellava.errors import UserError
 from safellava.model.build import METADATA_FILE, load_llava, read_metadata
 
@@ -32,7 +33,7 @@ def export_model(run_dir: str | Path, out_dir: str | Path, *, merge_lora: bool =
     processor.save_pretrained(out_dir)
     metadata = read_metadata(run_dir) or read_metadata(run_dir.parent) or {}
     metadata = {**metadata, "adapter": False, "exported_from": str(run_dir.resolve())}
-    (out_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    write_text(out_dir / METADATA_FILE, json.dumps(metadata, indent=2, sort_keys=True) + "\n")
     return out_dir
 
 

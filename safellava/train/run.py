@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from transformers import TrainerCallback, TrainingArguments, set_seed
 
+from safellava.atomic import write_text
 from safellava.errors import UserError
 from safellava.model import apply_tune_policy, build_llava, count_parameters, enable_gradient_checkpointing
 from safellava.model import load_llava, load_model_recipe, quantization_config
@@ -229,7 +230,7 @@ def _save_final(
     if trainer.is_world_process_zero():
         processor.save_pretrained(str(out))
         write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name, "adapter": base_dir is not None})
-        (out / RUN_CONFIG_FILE).write_text(dump_yaml(config, extra={"stage": spec.name}))
+        write_text(out / RUN_CONFIG_FILE, dump_yaml(config, extra={"stage": spec.name}))
         if spec.name == "pretrain":
             save_projector_from_folder(out)
         notes.append(data_note)

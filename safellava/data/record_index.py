@@ -12,7 +12,8 @@ not; ShareGPT turns, lists of images), which a columnar JSON loader would try to
 
 Sources: a local `.json` (array) or `.jsonl` file, a folder saved with `datasets.save_to_disk`, a file on
 the Hugging Face Hub (`hf://datasets/<owner>/<name>/<path>`), or a Hub dataset id (`<owner>/<name>`).
-Several sources can be mixed with weights (`MixedRecords`).
+Several sources can be mixed with weights (`MixedRecords`). Files are read by the LLaVA reader every tool
+shares (`safellava.records`), so training sees the records and problems that `audit` and `clean` see.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from safellava.data.conversation import ConversationError, record_images
-from safellava.data.validate import structural_problems
+from safellava.records import CheckedRecord, ConversationError, ReadFault, check_text, check_value, read_records, record_images
 
 # Bump when the index layout or the structural checks stored in it change: old caches are then rebuilt.
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 _BATCH_ROWS = 8192
-_CHUNK_CHARS = 1 << 22  # characters read per step when streaming a JSON array
 
 
 class RecordFormatError(ValueError):
@@ -42,8 +41,8 @@ class RecordFormatError(ValueError):
 
 
 @dataclass(frozen=True)
-class FatalError:
-    """A file-level error (e.g. a JSON array broken mid-file): `line` where reading stopped (0 if unknown)."""
+class FileFault:
+    """A file-level fault (e.g. a JSON array broken mid-file): `line` where reading stopped (0 if unknown)."""
 
     source: str
     line: int
@@ -76,7 +75,7 @@ class RecordSource(Protocol):
     @property
     def n_turns(self) -> np.ndarray: ...
     @property
-    def fatal_errors(self) -> list[FatalError]: ...
+    def file_faults(self) -> list[FileFault]: ...
     def image_paths(self, index: int) -> list[str]: ...
     @property
     def problem_mask(self) -> np.ndarray: ...
@@ -226,7 +225,7 @@ class RecordsIndex:
         reader = pa.ipc.open_file(pa.memory_map(str(self.index_path), "r"))
         table = reader.read_all()
         metadata = reader.schema.metadata or {}
-        self._fatal = [FatalError(self.name, line, detail) for line, detail in json.loads(metadata.get(b"fatal_errors", b"[]"))]
+        self._faults = [FileFault(self.name, line, detail) for line, detail in json.loads(metadata.get(b"fatal_errors", b"[]"))]
         self.data_file = Path(metadata[b"data_file"].decode())
         self._data_stat = json.loads(metadata[b"data_stat"])
         self._fd: int | None = None
@@ -337,9 +336,9 @@ class RecordsIndex:
         return self._n_turns
 
     @property
-    def fatal_errors(self) -> list[FatalError]:
+    def file_faults(self) -> list[FileFault]:
         """File-level errors (e.g. a JSON array broken mid-file: records after it could not be read)."""
-        return list(self._fatal)
+        return list(self._faults)
 
 
 class MixedRecords:
@@ -414,8 +413,8 @@ class MixedRecords:
         return self._n_turns
 
     @property
-    def fatal_errors(self) -> list[FatalError]:
-        return [error for part in self.parts for error in part.fatal_errors]
+    def file_faults(self) -> list[FileFault]:
+        return [error for part in self.parts for error in part.file_faults]
 
 
 def _weighted_rows(size: int, weight: float, rng: np.random.Generator) -> np.ndarray:
@@ -432,31 +431,22 @@ def _weighted_rows(size: int, weight: float, rng: np.random.Generator) -> np.nda
 
 @dataclass
 class _Row:
-    """One record while indexing: where its text lies in the data file (bytes) and its parsed value.
+    """One record while indexing: where its text lies in the data file (bytes) and its check.
 
     `offset` None means the text is not in a file yet (a `datasets` row): the writer appends `raw` to a
-    sidecar file. `error` is set for invalid JSON (the decoder's message)."""
+    sidecar file."""
 
     line: int
     offset: int | None
     length: int
-    value: Any = None
-    error: str | None = None
+    checked: CheckedRecord
     raw: str | None = None
-
-
-class _FatalError(Exception):
-    """Marks the end of a stream that could not be read further, at `line`."""
-
-    def __init__(self, line: int, detail: str):
-        super().__init__(detail)
-        self.line = line
 
 
 _COLUMNS = ("offset", "length", "line", "id", "n_images", "n_words", "n_chars", "n_turns", "problems", "images")
 
 
-def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: Path, sidecar: Path | None = None) -> None:
+def _write_index(path: Path, rows: Iterable[_Row | ReadFault], *, data_file: Path, sidecar: Path | None = None) -> None:
     """Write the index table of `rows`; with `sidecar`, also write the rows' text there (data_file's future name)."""
     import pyarrow as pa
 
@@ -477,20 +467,18 @@ def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: P
     fatal: list[tuple[int, str]] = []
     columns: dict[str, list] = {name: [] for name in _COLUMNS}
     batches = []
-    count = 0
     sink = open(sidecar, "wb") if sidecar is not None else None
     try:
         for row in rows:
-            if isinstance(row, _FatalError):
-                fatal.append((row.line, str(row)))
+            if isinstance(row, ReadFault):
+                fatal.append((row.line, row.detail))
                 continue
             if row.offset is None:
                 data = row.raw.encode("utf-8")
                 row.offset, row.length = sink.tell(), len(data)
                 sink.write(data + b"\n")
-            for name, value in zip(_COLUMNS, _columns_of(row, count)):
+            for name, value in zip(_COLUMNS, _columns_of(row)):
                 columns[name].append(value)
-            count += 1
             if len(columns["offset"]) == _BATCH_ROWS:
                 batches.append(pa.record_batch([columns[n] for n in _COLUMNS], schema=schema))
                 columns = {name: [] for name in _COLUMNS}
@@ -512,215 +500,41 @@ def _write_index(path: Path, rows: Iterable[_Row | _FatalError], *, data_file: P
             writer.write_batch(batch.replace_schema_metadata(schema.metadata))
 
 
-def _columns_of(row: _Row, position: int) -> tuple:
+def _columns_of(row: _Row) -> tuple:
     """The values of `_COLUMNS` for one row."""
-    fallback_id = f"#{position}"
-    if row.error is not None:
-        return row.offset, row.length, row.line, fallback_id, -1, 0, 0, 0, json.dumps([("invalid_json", row.error)]), None
-    record = row.value
-    problems = structural_problems(record)
-    record_id = fallback_id
+    checked = row.checked
+    problems = json.dumps(checked.problems) if checked.problems else None
     n_images, images = -1, None
-    n_words, n_chars, n_turns = 0, 0, 0
-    if isinstance(record, dict):
-        if record.get("id") not in (None, ""):
-            record_id = str(record["id"])
+    if isinstance(checked.value, dict):
         try:
-            paths = record_images(record)
+            paths = record_images(checked.value)
             n_images, images = len(paths), "\n".join(paths) or None
         except ConversationError:
             pass
-        n_words, n_chars, n_turns = _text_size(record.get("conversations"))
-    problems_text = json.dumps(problems) if problems else None
-    return row.offset, row.length, row.line, record_id, n_images, n_words, n_chars, n_turns, problems_text, images
+    turns = checked.turns or []
+    n_words = sum(len(turn.text.split()) for turn in turns)
+    n_chars = sum(len(turn.text) for turn in turns)
+    return row.offset, row.length, row.line, checked.id, n_images, n_words, n_chars, len(turns), problems, images
 
 
-def _text_size(conversations: Any) -> tuple[int, int, int]:
-    """(words, characters, turns) of a conversation, for length estimates."""
-    if not isinstance(conversations, list):
-        return 0, 0, 0
-    words = chars = 0
-    for turn in conversations:
-        if isinstance(turn, dict):
-            text = turn.get("value", turn.get("content"))
-            if isinstance(text, str):
-                words += len(text.split())
-                chars += len(text)
-    return words, chars, len(conversations)
-
-
-_BOM = b"\xef\xbb\xbf"
-
-
-def _file_rows(path: Path) -> Iterator[_Row | _FatalError]:
+def _file_rows(path: Path) -> Iterator[_Row | ReadFault]:
+    """The rows of a local file, read by the one LLaVA reader every tool shares."""
     from tqdm import tqdm
 
-    with open(path, "rb") as probe:
-        head = probe.read(4096)
-    start = len(_BOM) if head.startswith(_BOM) else 0
-    first = head[start:].lstrip()[:1]
     with tqdm(
         total=path.stat().st_size, unit="B", unit_scale=True, desc=f"indexing {path.name}", leave=False, disable=None
     ) as progress:
-        if first == b"[":
-            with open(path, encoding="utf-8-sig") as handle:
-                yield from _json_array_rows(handle, path, progress, start)
-        elif first in (b"{", b""):
-            with open(path, "rb") as handle:
-                yield from _jsonl_rows(handle, path, progress)
-        else:
-            yield _FatalError(1, f"{path}: starts with {first!r}; LLaVA data is a JSON array of records or JSON lines")
-
-
-def _jsonl_rows(handle, path: Path, progress) -> Iterator[_Row | _FatalError]:
-    offset = 0
-    for number, line in enumerate(handle, start=1):
-        progress.update(len(line))
-        begin, offset = offset, offset + len(line)
-        if number == 1 and line.startswith(_BOM):
-            line, begin = line[len(_BOM) :], begin + len(_BOM)
-        content = line.strip()
-        if not content:
-            continue
-        begin += len(line) - len(line.lstrip())
-        try:
-            yield _Row(number, begin, len(content), json.loads(content))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            if number == 1 and path.suffix == ".json":
-                yield _FatalError(
-                    1,
-                    f"{path}:1: starts with '{{' but line 1 is not a complete JSON object ({error}); LLaVA data is "
-                    f"a JSON array of records ([...]) or JSON lines (one record per line)",
-                )
-                return
-            yield _Row(number, begin, len(content), error=f"line {number} is not valid JSON: {error}")
-
-
-def _json_array_rows(handle, path: Path, progress, start_byte: int) -> Iterator[_Row | _FatalError]:
-    """Stream a top-level JSON array record by record, noting each record's byte range in the file."""
-    decoder = json.JSONDecoder()
-    cursor = _Cursor(handle, progress, start_byte)
-    cursor.skip_space()
-    cursor.expect("[")
-    cursor.skip_space()
-    if cursor.peek() == "]":
-        cursor.pos += 1
-        yield from cursor.trailing(path)
-        return
-    while True:
-        cursor.skip_space()
-        start = cursor.pos
-        line = cursor.line_at(start)
-        while True:
-            try:
-                value, end = decoder.raw_decode(cursor.buf, start)
-            except json.JSONDecodeError as error:
-                if cursor.more():
-                    continue
-                yield _array_error(path, cursor, error.pos, f"invalid JSON: {error.msg}")
-                return
-            if end == len(cursor.buf) and cursor.more():  # a number could continue in the next chunk
+        for item in read_records(path, on_bytes=progress.update):
+            if isinstance(item, ReadFault):
+                yield item
                 continue
-            break
-        offset = cursor.byte_at(start)
-        yield _Row(line, offset, cursor.byte_at(end) - offset, value)
-        cursor.pos = end
-        cursor.skip_space()
-        separator = cursor.peek()
-        cursor.pos += 1
-        if separator == "]":
-            yield from cursor.trailing(path)
-            return
-        if separator != ",":
-            yield _array_error(path, cursor, cursor.pos - 1, f"expected ',' or ']' after a record, found {separator!r}")
-            return
-        cursor.compact()
-
-
-def _array_error(path: Path, cursor: _Cursor, pos: int, message: str) -> _FatalError:
-    line = cursor.line_at(min(pos, len(cursor.buf)))
-    column = pos - (cursor.buf.rfind("\n", 0, pos) + 1) + 1
-    return _FatalError(line, f"{path}:{line}:{column}: {message}; records after this point could not be read — fix the file")
-
-
-class _Cursor:
-    """A growing window over a text file with line counting and character→byte offsets."""
-
-    def __init__(self, handle, progress, start_byte: int = 0):
-        self.handle = handle
-        self.progress = progress
-        self.buf = ""
-        self.pos = 0
-        self.eof = False
-        self._line = 1  # line number at _counted
-        self._counted = 0
-        self._byte_mark = start_byte  # byte offset in the file of buf[_byte_mark_pos]
-        self._byte_mark_pos = 0
-        self.more()
-
-    def more(self) -> bool:
-        """Append the next chunk; False at end of file."""
-        if self.eof:
-            return False
-        chunk = self.handle.read(_CHUNK_CHARS)
-        if not chunk:
-            self.eof = True
-            return False
-        self.progress.update(len(chunk) if chunk.isascii() else len(chunk.encode("utf-8")))
-        self.buf += chunk
-        return True
-
-    def peek(self) -> str:
-        while self.pos >= len(self.buf):
-            if not self.more():
-                return ""
-        return self.buf[self.pos]
-
-    def skip_space(self) -> None:
-        while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
-                self.pos += 1
-            if self.pos < len(self.buf) or not self.more():
-                return
-
-    def expect(self, char: str) -> None:
-        if self.peek() != char:
-            raise RecordFormatError(f"expected {char!r} at the start of a JSON array")
-        self.pos += 1
-
-    def line_at(self, pos: int) -> int:
-        if pos >= self._counted:
-            self._line += self.buf.count("\n", self._counted, pos)
-            self._counted = pos
-            return self._line
-        return self._line - self.buf.count("\n", pos, self._counted)
-
-    def byte_at(self, pos: int) -> int:
-        """Byte offset in the file of buf[pos]; positions must be asked for in increasing order."""
-        piece = self.buf[self._byte_mark_pos : pos]
-        self._byte_mark += len(piece) if piece.isascii() else len(piece.encode("utf-8"))
-        self._byte_mark_pos = pos
-        return self._byte_mark
-
-    def compact(self) -> None:
-        """Drop consumed text so memory stays bounded by the largest record plus one chunk."""
-        if self.pos > _CHUNK_CHARS:
-            self.line_at(self.pos)
-            self.byte_at(self.pos)
-            self.buf = self.buf[self.pos :]
-            self._counted -= self.pos
-            self._byte_mark_pos -= self.pos
-            self.pos = 0
-
-    def trailing(self, path: Path) -> Iterator[_FatalError]:
-        self.skip_space()
-        if self.peek() != "":
-            yield _array_error(path, self, self.pos, "unexpected text after the closing ']'")
+            checked = check_value(item.value, item.index) if item.parsed else check_text(item.text, item.index)
+            yield _Row(item.line, item.offset, item.length, checked)
 
 
 def _dataset_rows(dataset: Any) -> Iterator[_Row]:
     from tqdm import tqdm
 
-    for row in tqdm(dataset, desc="indexing dataset", leave=False, disable=None):
+    for position, row in enumerate(tqdm(dataset, desc="indexing dataset", leave=False, disable=None)):
         record = {key: value for key, value in dict(row).items() if value is not None}
-        yield _Row(0, None, 0, record, raw=json.dumps(record, ensure_ascii=False))
+        yield _Row(0, None, 0, check_value(record, position), raw=json.dumps(record, ensure_ascii=False))
