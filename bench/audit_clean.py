@@ -188,7 +188,9 @@ def main() -> None:
         "clean_target_seconds": 120,
         "answers_mentioning": report.answers,
         "questions_asking": report.questions,
-        "malformed": len(report.malformed),
+        "unreadable": len(report.unreadable),
+        "records_with_problems": report.records_with_problems,
+        "clean_dropped": len(stats.dropped),
         "records_changed": stats.records_changed,
         "residual_records": stats.to_json()["residual"]["records"],
     }))
