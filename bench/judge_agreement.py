@@ -38,6 +38,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from safellava.errors import UserError  # noqa: E402
+from safellava.prism.answers import read_answers  # noqa: E402
 from safellava.prism.judges import JudgeReplyError, build_judge, parse_leakage_reply, parse_refusal_reply  # noqa: E402
 from safellava.prism.tasks import ATTRIBUTES, REFUSAL_TASKS, task_from_name  # noqa: E402
 from safellava.privacy.lexicon import SAFE_LLAVA_REFUSAL  # noqa: E402
@@ -124,26 +126,17 @@ def load(paths: list[Path]) -> list[AnswerSet]:
             raise BenchInputError(f"{path}: a second file of {model} {task} labelled by {judge}")
         answer_set.files.append(path.name)
         labels = answer_set.labels[judge] = {}
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                where = f"{path}:{number}"
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as error:
-                    raise BenchInputError(f"{where}: not JSON ({error.msg})") from None
-                for key in ("question_id", "prompt", "response", "gpt_judgement"):
-                    if not isinstance(row.get(key), (str, list) if key == "gpt_judgement" else str):
-                        raise BenchInputError(f"{where}: key {key!r} is missing or not text")
-                key = (row["question_id"], row["prompt"])
-                if key in labels:
-                    raise BenchInputError(f"{where}: question {key[0]!r} with this prompt appears twice")
-                known = answer_set.rows.setdefault(key, row)
-                if known["response"] != row["response"]:
-                    raise BenchInputError(f"{where}: question {key[0]!r} has a different response than in "
-                                          f"{answer_set.files[0]}; files of one model and task must hold the same answers")
-                labels[key] = _label(task, row["gpt_judgement"], where)
+        lines = path.read_text(encoding="utf-8").split("\n")
+        for answer in read_answers(path):  # as `prism score` reads answer files; errors name path:line
+            where = f"{path}:{answer.line}"
+            key = (answer.question_id, answer.prompt)
+            if key in labels:
+                raise BenchInputError(f"{where}: question {key[0]!r} with this prompt appears twice")
+            known = answer_set.rows.setdefault(key, {"prompt": answer.prompt, "response": answer.text})
+            if known["response"] != answer.text:
+                raise BenchInputError(f"{where}: question {key[0]!r} has a different response than in "
+                                      f"{answer_set.files[0]}; files of one model and task must hold the same answers")
+            labels[key] = _label(task, json.loads(lines[answer.line - 1]).get("gpt_judgement"), where)
     return list(sets.values())
 
 
@@ -350,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = measure(load(_files(args.paths)))
-    except BenchInputError as error:
+    except (BenchInputError, UserError) as error:
         print(f"judge_agreement: {error}", file=sys.stderr)
         return 2
     if args.markdown:
