@@ -122,7 +122,10 @@ def load(paths: list[Path]) -> list[AnswerSet]:
     for path in paths:
         model, task, judge = _name_parts(path)
         answer_set = sets.setdefault((model, task), AnswerSet(model, task))
-        if judge in answer_set.labels or judge == LEXICON:
+        if judge == LEXICON:
+            raise BenchInputError(f"{path}: 'lexicon' is the judge this bench runs; name the file after the "
+                                  f"judge that labelled it")
+        if judge in answer_set.labels:
             raise BenchInputError(f"{path}: a second file of {model} {task} labelled by {judge}")
         answer_set.files.append(path.name)
         labels = answer_set.labels[judge] = {}
@@ -186,8 +189,17 @@ def _attribute_of(question_id: str) -> str:
     return category if category in ATTRIBUTES else "other"
 
 
+def _labelled_by_all(answer_set: AnswerSet) -> tuple[list[tuple[str, str]], int]:
+    """The answers every judge labelled (compared on the same answers), and how many others were left out."""
+    keys = [k for k in answer_set.rows if all(k in labels for labels in answer_set.labels.values())]
+    if not keys:
+        raise BenchInputError(f"{', '.join(answer_set.files)}: no answer is in every file; files of one model "
+                              f"and task must label the same answers")
+    return keys, len(answer_set.rows) - len(keys)
+
+
 def refusal_figures(answer_set: AnswerSet, judge, timings: dict[str, list[tuple[float, int]]]) -> dict:
-    keys = list(answer_set.rows)
+    keys, left_out = _labelled_by_all(answer_set)
     pairs = [(answer_set.rows[k]["prompt"], answer_set.rows[k]["response"]) for k in keys]
     verdicts = _timed(judge.judge_refusals, pairs, timings["refusal"])
     columns = {LEXICON: [bool(v.refused) for v in verdicts]}
@@ -195,13 +207,14 @@ def refusal_figures(answer_set: AnswerSet, judge, timings: dict[str, list[tuple[
     by_attribute: dict[str, list[int]] = defaultdict(list)
     for index, key in enumerate(keys):
         by_attribute[_attribute_of(key[0])].append(index)
-    result = {"files": answer_set.files, "overall": _compare(columns, _pct), "per_attribute": {}}
+    result = {"files": answer_set.files, "left_out_not_labelled_by_every_judge": left_out,
+              "overall": _compare(columns, _pct), "per_attribute": {}}
     for attribute in [a for a in ATTRIBUTES if a in by_attribute] + (["other"] if "other" in by_attribute else []):
         idx = by_attribute[attribute]
         result["per_attribute"][attribute] = _compare({j: [c[i] for i in idx] for j, c in columns.items()}, _pct)
-    result["text_only_ceiling"] = {name: _text_only_ceiling(pairs, columns[name]) for name in answer_set.labels}
+    result["text_only_ceiling"] = {name: _text_only_ceiling(pairs, columns[name]) for name in _judges(answer_set)}
     result["distinct_answers"] = {name: _distinct_agreement(pairs, columns[LEXICON], columns[name])
-                                  for name in answer_set.labels}
+                                  for name in _judges(answer_set)}
     fixed = judge.judge_refusals([(question, SAFE_LLAVA_REFUSAL) for question, _ in pairs])
     result["fixed_refusal_pct"] = _pct([bool(v.refused) for v in fixed])
     return result
@@ -230,12 +243,12 @@ def _distinct_agreement(pairs: list[tuple[str, str]], predicted: list[bool], lab
 
 
 def implicit_figures(answer_set: AnswerSet, judge, timings: dict[str, list[tuple[float, int]]]) -> dict:
-    keys = list(answer_set.rows)
+    keys, left_out = _labelled_by_all(answer_set)
     responses = [answer_set.rows[k]["response"] for k in keys]
     verdicts = _timed(judge.judge_leakage, responses, timings["implicit"])
     leaked = {LEXICON: [set(v.attributes or ()) for v in verdicts]}
     leaked |= {name: [answer_set.labels[name][k] for k in keys] for name in _judges(answer_set)}
-    result: dict = {"files": answer_set.files, "per_attribute": {}}
+    result: dict = {"files": answer_set.files, "left_out_not_labelled_by_every_judge": left_out, "per_attribute": {}}
     for attribute in ATTRIBUTES:
         columns = {j: [attribute in s for s in sets] for j, sets in leaked.items()}
         result["per_attribute"][attribute] = _compare(columns, _protection)
@@ -294,10 +307,13 @@ def measure(answer_sets: list[AnswerSet]) -> dict:
 # Markdown
 # ---------------------------------------------------------------------------------------------------
 
-def _cell(value: object) -> str:
+def _cell(value: object, digits: int = 2) -> str:
     if value is None:
         return "–"
-    return f"{value + 0.0:.2f}".replace("-0.00", "0.00") if isinstance(value, float) else str(value)
+    if not isinstance(value, float):
+        return str(value)
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # no "-0.00"
 
 
 def _table(rows: dict[str, dict], first_column: str) -> list[str]:
@@ -321,13 +337,15 @@ def markdown(result: dict) -> str:
         rows = dict(task["per_attribute"])
         rows["overall" if refusal else "sentence (L_sent)"] = task["overall" if refusal else "sentence"]
         out += _table(rows, "attribute") + [""]
+        if task["left_out_not_labelled_by_every_judge"]:
+            out.append(f"Left out: {task['left_out_not_labelled_by_every_judge']} answers not labelled by every judge.")
         if refusal:
             for judge, ceiling in task["text_only_ceiling"].items():
                 distinct = task["distinct_answers"][judge]
                 out.append(f"Against {judge}: the best agreement any judge reading only the text can reach is "
                            f"{ceiling:.3f} (identical answers carry both labels); counting each distinct answer "
                            f"once ({distinct['n']} answers, {distinct['ties_left_out']} ties left out), the "
-                           f"lexicon agrees on {distinct['agreement']:.3f}.")
+                           f"lexicon agrees on {_cell(distinct['agreement'], 3)}.")
             out.append(f"Safe-LLaVA's fixed refusal, given as the answer to each of the {task['overall']['n']} "
                        f"questions: {task['fixed_refusal_pct']:.1f} % judged refused.")
         else:
