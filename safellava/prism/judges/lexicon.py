@@ -2,7 +2,8 @@
 
 The lexicon is the project's single definition of "a biometric mention" (shared with data audit and
 cleaning); this adapter only maps it onto the judge interface. Its agreement with PRISM's LLM judges is
-measured in bench/judge_agreement.py (see docs/privacy.md).
+measured in bench/judge_agreement.py; how it reads a refusal, and how well that agrees with PRISM's
+gpt-5-nano judge, is in docs/prism.md ("How the offline judge reads a refusal").
 """
 
 from __future__ import annotations
