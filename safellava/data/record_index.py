@@ -524,11 +524,11 @@ def _file_rows(path: Path) -> Iterator[_Row | ReadFault]:
     with tqdm(
         total=path.stat().st_size, unit="B", unit_scale=True, desc=f"indexing {path.name}", leave=False, disable=None
     ) as progress:
-        for item in read_records(path, on_bytes=progress.update):
+        for item in read_records(path, on_bytes=progress.update, keep_values=True):
             if isinstance(item, ReadFault):
                 yield item
                 continue
-            checked = check_value(item.value, item.index) if item.parsed else check_text(item.text, item.index)
+            checked = check_text(item.text, item.index) if item.value is None else check_value(item.value, item.index)
             yield _Row(item.line, item.offset, item.length, checked)
 
 

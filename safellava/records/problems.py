@@ -129,13 +129,16 @@ def structural_problems(record: Any) -> list[tuple[str, str]]:
 
 def _turn_problems(turns: list[Turn], images: list[str] | None) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
-    for index, turn in enumerate(turns):
-        if turn.role == ASSISTANT and not turn.text.strip():
+    placeholders = 0
+    for index, (role, text) in enumerate(turns):
+        if role == USER:
+            placeholders += text.count(IMAGE_TOKEN)
+            continue
+        if role == ASSISTANT and (not text or text.isspace()):
             found.append(("empty_assistant_turn", f"turn {index} (assistant) is empty"))
-        if turn.role != USER and IMAGE_TOKEN in turn.text:
-            found.append(("image_token_mismatch", f"turn {index} ({turn.role}) contains {IMAGE_TOKEN}; only user turns may"))
+        if IMAGE_TOKEN in text:
+            found.append(("image_token_mismatch", f"turn {index} ({role}) contains {IMAGE_TOKEN}; only user turns may"))
     if images is not None:
-        placeholders = sum(turn.text.count(IMAGE_TOKEN) for turn in turns if turn.role == USER)
         if placeholders != len(images):
             found.append(
                 (

@@ -21,23 +21,23 @@ from __future__ import annotations
 import codecs
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 BOM = b"\xef\xbb\xbf"
 _CHUNK_BYTES = 1 << 22  # 4 MiB per read
 _MAX_RECORD_CHARS = 64 << 20  # a "record" longer than this means the JSON is broken
-_NOT_PARSED = object()
 
 
-@dataclass(frozen=True, slots=True)
-class RawRecord:
+class RawRecord(NamedTuple):
     """One record as it stands in its file.
 
     `index` counts records from 0; `line` is the 1-based line where the record starts; `offset` and
     `length` are its byte range in the file; `text` is that range decoded (surrogate-escaped where the
-    bytes are not UTF-8). `value` is the parsed record when reading had to parse it anyway (JSON arrays).
+    bytes are not UTF-8). `value` is the parsed record when the reader was asked to keep what it had to
+    parse anyway (JSON arrays, `keep_values=True`), else None. A named tuple: 665K of them are made per
+    file, and a frozen dataclass costs several times more to build.
     """
 
     index: int
@@ -45,11 +45,7 @@ class RawRecord:
     offset: int
     length: int
     text: str
-    value: Any = field(default=_NOT_PARSED, compare=False, repr=False)
-
-    @property
-    def parsed(self) -> bool:
-        return self.value is not _NOT_PARSED
+    value: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +56,14 @@ class ReadFault:
     detail: str
 
 
-def read_records(path: str | Path, *, on_bytes: Callable[[int], None] | None = None) -> Iterator[RawRecord | ReadFault]:
+def read_records(
+    path: str | Path, *, on_bytes: Callable[[int], None] | None = None, keep_values: bool = False
+) -> Iterator[RawRecord | ReadFault]:
     """Every record of `path` in file order; a `ReadFault` (always last) where reading had to stop.
 
-    `on_bytes(n)` is called as bytes are read (for progress bars).
+    `on_bytes(n)` is called as bytes are read (for progress bars). `keep_values`: hand on the parsed
+    record where reading a JSON array parsed it anyway (callers that parse every record save a second
+    parse; callers that pass text to worker processes leave it off and keep less alive).
     """
     path = Path(path)
     layout = detect_layout(path)
@@ -71,11 +71,11 @@ def read_records(path: str | Path, *, on_bytes: Callable[[int], None] | None = N
     if layout == "empty":
         yield ReadFault(1, f"{path}: the file holds no records; LLaVA data is a JSON array of records or JSON lines")
     elif layout == "array":
-        yield from _array_records(path, report)
+        yield from _array_records(_Cursor(path, report, keep_values))
     elif layout == "lines":
         yield from _line_records(path, report)
     elif layout == "objects":
-        yield from _object_records(path, report)
+        yield from _object_records(_Cursor(path, report, keep_values))
     else:
         yield ReadFault(1, f"{path}: starts with {layout!r}; LLaVA data is a JSON array of records ([...]) or JSON lines")
 
@@ -155,16 +155,15 @@ def _line_records(path: Path, report: Callable[[int], None]) -> Iterator[RawReco
 # ----------------------------------------------------------------------------------------------- arrays and object streams
 
 
-def _array_records(path: Path, report: Callable[[int], None]) -> Iterator[RawRecord | ReadFault]:
+def _array_records(cursor: _Cursor) -> Iterator[RawRecord | ReadFault]:
     """Stream a top-level JSON array element by element."""
-    cursor = _Cursor(path, report)
     cursor.skip_space()
     cursor.pos += 1  # the '[' that detect_layout saw
     cursor.skip_space()
     if cursor.peek() == "]":
         cursor.pos += 1
         fault = cursor.trailing()
-        yield fault or ReadFault(1, f"{path}: the JSON array is empty; it holds no records")
+        yield fault or ReadFault(1, f"{cursor.path}: the JSON array is empty; it holds no records")
         return
     index = 0
     while True:
@@ -188,9 +187,8 @@ def _array_records(path: Path, report: Callable[[int], None]) -> Iterator[RawRec
         cursor.skip_space()
 
 
-def _object_records(path: Path, report: Callable[[int], None]) -> Iterator[RawRecord | ReadFault]:
+def _object_records(cursor: _Cursor) -> Iterator[RawRecord | ReadFault]:
     """Stream JSON objects written one after another (separated by white space only)."""
-    cursor = _Cursor(path, report)
     index = 0
     while True:
         cursor.skip_space()
@@ -206,9 +204,10 @@ def _object_records(path: Path, report: Callable[[int], None]) -> Iterator[RawRe
 class _Cursor:
     """A growing window of decoded text over a file, with line numbers and character→byte offsets."""
 
-    def __init__(self, path: Path, report: Callable[[int], None]):
+    def __init__(self, path: Path, report: Callable[[int], None], keep_values: bool):
         self.path = path
         self.report = report
+        self.keep_values = keep_values
         self.handle = open(path, "rb")
         self.decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
         self.json = json.JSONDecoder()
@@ -274,7 +273,7 @@ class _Cursor:
         text = self.buf[start:end]
         self.pos = end
         self._compact()
-        return RawRecord(index, line, offset, _byte_length(text), text, value)
+        return RawRecord(index, line, offset, _byte_length(text), text, value if self.keep_values else None)
 
     def line_at(self, pos: int) -> int:
         if pos >= self._counted:
