@@ -25,6 +25,7 @@ from safellava.data.conversation import (
     parse_turns,
     record_images,
 )
+from safellava.errors import UserError
 
 # kind -> what it means (shown by `safellava data check` and in docs/data.md)
 PROBLEM_KINDS = {
@@ -68,7 +69,7 @@ class Problem:
         return {"id": self.id, "line": self.line, "kind": self.kind, "detail": self.detail}
 
 
-class DataValidationError(ValueError):
+class DataValidationError(UserError, ValueError):
     """Raised in strict mode at the first problem; the message names the record and what to fix."""
 
     def __init__(self, problem: Problem):
