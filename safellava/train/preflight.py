@@ -161,7 +161,8 @@ def _check_with_transformers(training: dict[str, Any], origin, problems: Problem
     try:
         _ArgumentsWithoutDevices(**keywords)
     except (ValueError, TypeError, NotImplementedError) as error:
-        named = [key for key in training if re.search(rf"\b{re.escape(key)}\b", str(error))]
+        mentions = {key: re.search(rf"\b{re.escape(key)}\b", str(error)) for key in training}
+        named = sorted((key for key, found in mentions.items() if found), key=lambda key: mentions[key].start())
         key = named[0] if named else "output_dir"
         problems.add(origin(key), f"training.{key}" if named else "training", training.get(key) if named else "(these settings together)",
                      f"rejected by transformers.TrainingArguments: {' '.join(str(error).split())}")
