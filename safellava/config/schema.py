@@ -237,13 +237,7 @@ def from_mapping(cls: type[T], data: Any, *, origins: Origins, problems: Problem
     if not isinstance(data, Mapping):
         problems.add(origins.of(section), section or "(top level)", data, f"expected {describe_type(cls)}")
         return None
-    for key in data:
-        if key not in fields:
-            full = prefix + str(key)
-            problems.add(
-                origins.of(full), full, data[key],
-                f"not a known key here{close_match(key, fields)}; known keys: {', '.join(fields)}",
-            )
+    add_unknown_keys(data, list(fields), prefix=prefix, origins=origins, problems=problems)
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     complete = True
@@ -260,6 +254,16 @@ def from_mapping(cls: type[T], data: Any, *, origins: Origins, problems: Problem
         elif spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
             complete = False
     return cls(**values) if complete else None
+
+
+def add_unknown_keys(data: Mapping, known: list[str], *, prefix: str, origins: Origins, problems: Problems) -> None:
+    """A problem for each key of `data` that is not in `known`, the same way for every section."""
+    for key in data:
+        if key not in known:
+            full = prefix + str(key)
+            problems.add(
+                origins.of(full), full, data[key], f"not a known key here{close_match(key, known)}; known keys: {', '.join(known)}"
+            )
 
 
 def _read_field(value: Any, annotation: Any, spec: dataclasses.Field, key: str, origins: Origins, problems: Problems):

@@ -26,7 +26,7 @@ from typing import Any, Literal
 import torch
 from transformers import TrainingArguments
 
-from safellava.config import MISSING, ConfigError, Problems, Range, check_value, close_match
+from safellava.config import MISSING, ConfigError, Problems, Range, add_unknown_keys, check_value, close_match
 from safellava.model.recipe import ModelRecipe, read_model_recipe
 from safellava.train.checkpoints import MARKER_FILE, is_complete
 from safellava.train.config import RunConfig
@@ -179,11 +179,7 @@ def _synth_folder(config: RunConfig, problems: Problems) -> Path | None:
     from safellava.synth import generate_world
 
     accepted = [name for name in inspect.signature(generate_world).parameters if name != "out_dir"]
-    allowed = ["out", "clean", *accepted]
-    for key, value in settings.items():
-        if key not in allowed:
-            problems.add(config.origins.of(f"data.synth.{key}"), f"data.synth.{key}", value,
-                         f"not a known key here{close_match(key, allowed)}; known keys: {', '.join(allowed)}")
+    add_unknown_keys(settings, ["out", "clean", *accepted], prefix="data.synth.", origins=config.origins, problems=problems)
     if not settings.get("out"):
         problems.add(config.origins.of("data.synth"), "data.synth.out", settings.get("out", MISSING),
                      "the folder to generate the synthetic world into")
@@ -263,10 +259,7 @@ def _check_prism(config: RunConfig, made_by_run: Path | None, problems: Problems
     from safellava.prism.judges import build_judge
 
     options = [name for name in inspect.signature(build_judge).parameters if name != "kind"]
-    for key, value in hook.judge_options.items():
-        if key not in options:
-            problems.add(config.origins.of(f"prism.judge_options.{key}"), f"prism.judge_options.{key}", value,
-                         f"an option of the judge{close_match(key, options)}: {', '.join(options)}")
+    add_unknown_keys(hook.judge_options, options, prefix="prism.judge_options.", origins=config.origins, problems=problems)
 
 
 def _check_start(config: RunConfig, made_by_run: Path | None, problems: Problems) -> None:
