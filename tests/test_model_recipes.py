@@ -107,3 +107,27 @@ def test_attention_kernel_is_applied_and_flash_attention_is_checked_up_front():
         build_llava(recipe)
     with pytest.raises(RecipeError, match="attn_implementation"):
         load_model_recipe({**_tiny_dict(), "attn_implementation": "flash3"})
+
+
+def test_recipes_are_read_in_the_run_configs_yaml_dialect(tmp_path):
+    """`1e-5` is a number and `no` a word, in a model recipe as in a run config (one dialect)."""
+    data = _tiny_dict()
+    text = yaml.safe_dump(data).replace("language:\n", "language:\n  pretrained: no\n", 1)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text.replace("max_position_embeddings: 512", "max_position_embeddings: 512\n    rms_norm_eps: 1e-5"))
+    recipe = load_model_recipe(str(path))
+    assert recipe.language.config["rms_norm_eps"] == 1e-5 and recipe.language.pretrained == "no"
+
+
+def test_every_problem_of_a_recipe_is_reported_at_once(tmp_path):
+    data = _tiny_dict()
+    data.update(template="vicuna", dtype="fp32", attn_implementation="flash3")
+    data["lora"]["r"] = 0
+    data["vision"]["kind"] = "clipp"
+    with pytest.raises(RecipeError) as caught:
+        load_model_recipe(_write(tmp_path, data))
+    message = str(caught.value)
+    assert message.startswith("5 configuration problems:")
+    for part in ("`template` = 'vicuna'", "`dtype` = 'fp32'", "`attn_implementation` = 'flash3'",
+                 "`lora.r` = 0: expected an integer >= 1", "`vision.kind` = 'clipp': expected one of clip, siglip"):
+        assert part in message
