@@ -118,3 +118,10 @@ def test_projector_lr_with_a_deepspeed_optimizer_is_refused(tmp_path):
                                       "training.deepspeed=configs/deepspeed/zero3_offload.json", "data.synth=null"])
     with pytest.raises(ConfigError, match="projector_lr"):
         run("finetune", config)
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="a CPU machine")
+def test_bf16_auto_is_off_for_deepspeed_on_cpu():
+    """TrainingArguments refuses bf16 on a CPU without use_cpu, which a DeepSpeed run cannot set."""
+    config = load_run_config("demo", ["training.deepspeed=configs/deepspeed/zero3.json"])
+    assert resolve_training_arguments(STAGES["finetune"], config)["bf16"] is False

@@ -10,8 +10,8 @@ Standard library and PyYAML only: reading a recipe never imports torch.
 """
 
 from safellava.config.problems import MISSING, ConfigError, ConfigProblem, Origins, Problems
-from safellava.config.schema import Range, add_unknown_keys, check_value, close_match, describe_type, from_mapping, not_a_setting
-from safellava.config.schema import setting, settings_of
+from safellava.config.schema import Range, add_unknown_keys, check_value, close_match, describe_type, from_mapping
+from safellava.config.schema import not_a_setting, setting, settings_of
 from safellava.config.yaml_dialect import load_yaml, read_yaml_file
 
 __all__ = [

@@ -261,9 +261,8 @@ def add_unknown_keys(data: Mapping, known: list[str], *, prefix: str, origins: O
     for key in data:
         if key not in known:
             full = prefix + str(key)
-            problems.add(
-                origins.of(full), full, data[key], f"not a known key here{close_match(key, known)}; known keys: {', '.join(known)}"
-            )
+            allowed = f"not a known key here{close_match(key, known)}; known keys: {', '.join(known)}"
+            problems.add(origins.of(full), full, data[key], allowed)
 
 
 def _read_field(value: Any, annotation: Any, spec: dataclasses.Field, key: str, origins: Origins, problems: Problems):
@@ -292,7 +291,10 @@ def _read_list(value, item: type, key: str, origins: Origins, problems: Problems
         problems.add(origins.of(key), key, value, f"required: a list of ({describe_type(item)}), not empty")
         return False, value
     before = len(problems)
-    built = [from_mapping(item, entry, origins=origins, problems=problems, prefix=f"{key}[{i}].") for i, entry in enumerate(value)]
+    built = [
+        from_mapping(item, entry, origins=origins, problems=problems, prefix=f"{key}[{i}].")
+        for i, entry in enumerate(value)
+    ]
     return len(problems) == before, built
 
 

@@ -42,7 +42,7 @@ def load_yaml(text: str, *, origin: str, key: str = "(the whole file)") -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(ConfigProblem(origin, key, text if len(text) < 80 else "...", f"valid YAML{where}: {problem}")) from None
+        raise ConfigError(ConfigProblem(origin, key, text, f"valid YAML{where}: {problem}")) from None
 
 
 def read_yaml_file(path: str | Path) -> Any:

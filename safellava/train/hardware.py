@@ -33,10 +33,11 @@ def bf16_available() -> bool:
     return cpu_has_fast_bf16()
 
 
-def resolve_bf16(value) -> bool:
+def resolve_bf16(value, *, deepspeed: bool = False) -> bool:
     """`bf16: auto | true | false` → bool; `true` on hardware without bf16 is an error, not a silent fallback."""
     if value in ("auto", None):
-        return bf16_available()
+        # TrainingArguments takes bf16 on a CPU only together with `use_cpu`, which a DeepSpeed run cannot set.
+        return bf16_available() and not (deepspeed and not torch.cuda.is_available())
     return bool(value)
 
 

@@ -89,10 +89,12 @@ def preflight(stage: str, config: RunConfig) -> CheckedRun:
 
 
 def check_training_inputs(config: RunConfig) -> None:
-    """Once `data.synth` has run: its files exist and are not empty; under `data.validation: strict`
-    every record is checked (structure, image files) so a bad one stops the run before the model is built."""
+    """Once `data.synth` has run: the data and PRISM files exist and are not empty; under
+    `data.validation: strict` every record is checked (structure, image files) so that a bad one stops the
+    run before the model is built."""
     problems = Problems()
     _check_data_files(config, None, problems)
+    _check_prism(config, None, problems)
     problems.raise_if_any()
     if config.data.validation == "strict":
         _check_records_strictly(config)
@@ -128,7 +130,7 @@ def training_arguments(spec: Stage, config: RunConfig, problems: Problems) -> di
                      f"the top-level `seed` ({config.seed}) seeds the whole run, model initialisation included; set `seed`")
     training["seed"] = config.seed
     if len(problems) == before:
-        training["bf16"] = resolve_bf16(training.get("bf16"))
+        training["bf16"] = resolve_bf16(training.get("bf16"), deepspeed=bool(training.get("deepspeed")))
         if not torch.cuda.is_available() and not training.get("deepspeed"):
             training.setdefault("use_cpu", True)  # several CPU processes then form a gloo group
         training["report_to"] = normalise_report_to(training.get("report_to"))

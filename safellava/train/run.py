@@ -1,8 +1,8 @@
 """`run(stage, config, callbacks)`: the one seam through which every training run goes.
 
-It checks the whole configuration first (`train.preflight`), builds or loads the model, applies the stage's tune policy, builds the
-dataset, and hands everything to transformers' Trainer (via `LlavaTrainer`). Entry points
-(`train/pretrain.py`, `train/finetune.py`), the demo and the tests all call it.
+It checks the whole configuration first (`train.preflight`), builds or loads the model, applies the stage's
+tune policy, builds the dataset, and hands everything to transformers' Trainer (via `LlavaTrainer`). Entry
+points (`train/pretrain.py`, `train/finetune.py`), the demo and the tests all call it.
 """
 
 from __future__ import annotations
