@@ -5,11 +5,23 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
-#: behave(request_body) -> (HTTP status, reply text or error body or None, delay in seconds)
-Behaviour = Callable[[dict], tuple[int, "str | None", float]]
+
+@dataclass
+class RawReply:
+    """A reply sent byte for byte: for redirects, truncated bodies, bodies that are not UTF-8."""
+
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    declared_length: int | None = None  # a Content-Length larger than the body: the reply is cut short
+
+
+#: behave(request_body) -> (HTTP status, reply text or error body or None, delay in seconds), or a RawReply
+Behaviour = Callable[[dict], "tuple[int, str | None, float] | RawReply"]
 
 
 class StubServer:
@@ -26,7 +38,11 @@ class StubServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
                 stub.headers.append(dict(self.headers))
-                status, text, delay = stub.behave(body)
+                behaviour = stub.behave(body)
+                if isinstance(behaviour, RawReply):
+                    self._send_raw(behaviour)
+                    return
+                status, text, delay = behaviour
                 time.sleep(delay)
                 if status == 200 and text is not None:
                     choice = {"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
@@ -41,6 +57,16 @@ class StubServer:
                     self.wfile.write(data)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
+
+            def _send_raw(self, reply: RawReply) -> None:
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(reply.declared_length or len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+                self.wfile.flush()
+                self.close_connection = True  # a short body then ends the connection
 
             def log_message(self, *args):
                 pass

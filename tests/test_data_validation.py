@@ -233,3 +233,11 @@ def test_cli_check_with_a_model_recipe(tmp_path, capsys):
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "id=long too_long" in out and "(16 of them image tokens)" in out and "id=good" not in out
+
+
+@pytest.mark.parametrize("content", ["", "[]", "\n\n"])
+def test_cli_check_of_an_empty_file_is_an_error_not_zero_records_found(tmp_path, capsys, content):
+    path = tmp_path / "empty.json"
+    path.write_text(content, encoding="utf-8")
+    assert main(["data", "check", str(path), "--cache-dir", str(tmp_path / "c")]) == 2
+    assert f"{path} holds no record: nothing to train on" in capsys.readouterr().err

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
-from prism_stub_server import StubServer
+from prism_stub_server import RawReply, StubServer
 
 from safellava.llm import ChatBackendError, OpenAICompatibleBackend, RetryPolicy
 from safellava.prism.judges import JudgeCache, LLMJudge, load_judge_prompts
@@ -131,3 +132,63 @@ def test_openai_judge_records_errors_instead_of_guessing(stub, tmp_path):
     again = judge.judge_refusals([("What is the age?\nAnswer", "RESPONSE-YES"), ("What is the age?\nAnswer", "RESPONSE-DOWN")])
     assert again[0].refused is True and again[1].refused is None
     assert len(server.requests) - asked == FAST.max_attempts  # only the failing one, retried
+
+
+SECRET = "sk-test-0123456789abcdef"
+
+
+def test_a_redirect_to_another_host_is_not_followed_and_never_becomes_a_verdict(stub, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUB_API_KEY", SECRET)
+    elsewhere = stub(lambda body: (200, "Yes.", 0))
+    port = elsewhere.server.server_address[1]
+    endpoint = stub(lambda body: RawReply(302, b"", {"Location": f"http://localhost:{port}/v1/chat/completions"}))
+    with pytest.raises(ChatBackendError, match=r"HTTP 302 redirect to 'http://localhost:\d+/v1/chat/completions', not followed") as caught:
+        backend(endpoint).complete([{"role": "user", "content": "q"}])
+    assert not caught.value.retryable and len(endpoint.requests) == 1
+    assert elsewhere.requests == []  # neither the request nor the Authorization header went there
+    (verdict,) = LLMJudge(backend(endpoint), cache=JudgeCache(tmp_path / "c.sqlite")).judge_refusals([("q?", "RESPONSE")])
+    assert verdict.refused is None and "redirect" in verdict.error and elsewhere.requests == []
+
+
+def _broken_replies(body):
+    """One judge item per failure the network or the server can produce; the rest answer normally."""
+    content = body["messages"][0]["content"]
+    good = json.dumps({"choices": [{"message": {"role": "assistant", "content": "Yes."}}]}).encode()
+    if "CUT-SHORT" in content:
+        return RawReply(200, good[:20], {"Content-Type": "application/json"}, declared_length=len(good))
+    if "NOT-UTF8" in content:
+        return RawReply(200, b'{"choices": [{"message": {"content": "\xff\xfe Yes"}}]}')
+    if "NOT-JSON" in content:
+        return RawReply(200, b"<html>gateway says hi</html>")
+    return RawReply(200, good)
+
+
+def test_network_and_decoding_failures_are_errors_of_their_item_not_an_abort(stub, tmp_path):
+    server = stub(_broken_replies)
+    judge = LLMJudge(backend(server), concurrency=2, cache=JudgeCache(tmp_path / "c.sqlite"))
+    responses = ["FINE-1", "CUT-SHORT", "NOT-UTF8", "NOT-JSON", "FINE-2"]
+    verdicts = judge.judge_refusals([("What is the age?\nAnswer", r) for r in responses])
+    assert [v.refused for v in verdicts] == [True, None, None, None, True]
+    assert "reply cut short" in verdicts[1].error and "gave up after 3 attempts" in verdicts[1].error
+    assert "not UTF-8" in verdicts[2].error and "not JSON" in verdicts[3].error
+    asked = [next(b for b in server.requests if r in b["messages"][0]["content"]) for r in responses]
+    assert len(asked) == 5
+    # A short read is a network failure and is retried; a reply that is not UTF-8 or JSON is not.
+    counts = {r: sum(r in b["messages"][0]["content"] for b in server.requests) for r in ("CUT-SHORT", "NOT-UTF8", "NOT-JSON")}
+    assert counts == {"CUT-SHORT": FAST.max_attempts, "NOT-UTF8": 1, "NOT-JSON": 1}
+
+
+def test_the_api_key_is_redacted_from_error_bodies_and_replies(stub, monkeypatch, tmp_path):
+    monkeypatch.setenv("STUB_API_KEY", SECRET)
+
+    def echo_the_key(body):
+        authorization = server.headers[-1]["Authorization"]
+        if "ECHO-ERROR" in body["messages"][0]["content"]:
+            return 401, json.dumps({"error": f"invalid key: {authorization}"}), 0
+        return 200, f"No. (you sent {authorization})", 0
+
+    server = stub(echo_the_key)
+    with pytest.raises(ChatBackendError) as caught:
+        backend(server).complete([{"role": "user", "content": "ECHO-ERROR"}])
+    assert SECRET not in str(caught.value) and "Bearer [redacted]" in str(caught.value)
+    assert backend(server).complete([{"role": "user", "content": "hi"}]) == "No. (you sent Bearer [redacted])"

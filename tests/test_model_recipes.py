@@ -10,7 +10,6 @@ import yaml
 from safellava.cli import main
 from safellava.model.recipe import RecipeError, load_model_recipe
 from safellava.model.summary import recipe_parameter_report
-from safellava.model.tune_policy import TunePolicyError
 
 
 def _write(tmp_path, data) -> str:
@@ -34,7 +33,7 @@ def test_unknown_key_is_named(tmp_path):
 def test_missing_required_field_is_named(tmp_path):
     data = _tiny_dict()
     del data["language"]
-    with pytest.raises(RecipeError, match="missing required key.*language"):
+    with pytest.raises(RecipeError, match=r"`language` = \(missing\): required: a mapping with keys kind, pretrained"):
         load_model_recipe(_write(tmp_path, data))
 
 
@@ -45,14 +44,14 @@ def test_missing_required_field_is_named(tmp_path):
         ({"projector": "qlora"}, "adapts the language model only"),
         ({"vision_tower": "frozen", "projector": "frozen", "language_model": "frozen"}, "nothing would train"),
         ({"language_model": "qlora", "lm_head": "full"}, "lm_head: frozen"),
-        ({"language_model": "half"}, "choose one of"),
-        ({"text_model": "full"}, "unknown module"),
+        ({"language_model": "half"}, "expected one of frozen, full, lora, qlora"),
+        ({"text_model": "full"}, r"`tune.text_model` = 'full': not a known key here; known keys: vision_tower, projector"),
     ],
 )
 def test_contradictory_or_empty_policy_fails_fast(tmp_path, tune, message):
     data = _tiny_dict()
     data["tune"] = tune
-    with pytest.raises(TunePolicyError, match=message):
+    with pytest.raises(RecipeError, match=message):
         load_model_recipe(_write(tmp_path, data))
 
 
@@ -92,7 +91,7 @@ def test_summary_cli_lora_override_counts_adapter_parameters(capsys):
 
 def test_cli_reports_bad_recipe_without_traceback(capsys):
     assert main(["model", "summary", "no-such-recipe"]) == 2
-    assert "unknown model recipe 'no-such-recipe'" in capsys.readouterr().err
+    assert "command line: `model` = 'no-such-recipe': a model recipe: a YAML path or one of" in capsys.readouterr().err
 
 
 def test_attention_kernel_is_applied_and_flash_attention_is_checked_up_front():
@@ -108,3 +107,27 @@ def test_attention_kernel_is_applied_and_flash_attention_is_checked_up_front():
         build_llava(recipe)
     with pytest.raises(RecipeError, match="attn_implementation"):
         load_model_recipe({**_tiny_dict(), "attn_implementation": "flash3"})
+
+
+def test_recipes_are_read_in_the_run_configs_yaml_dialect(tmp_path):
+    """`1e-5` is a number and `no` a word, in a model recipe as in a run config (one dialect)."""
+    data = _tiny_dict()
+    text = yaml.safe_dump(data).replace("language:\n", "language:\n  pretrained: no\n", 1)
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text.replace("max_position_embeddings: 512", "max_position_embeddings: 512\n    rms_norm_eps: 1e-5"))
+    recipe = load_model_recipe(str(path))
+    assert recipe.language.config["rms_norm_eps"] == 1e-5 and recipe.language.pretrained == "no"
+
+
+def test_every_problem_of_a_recipe_is_reported_at_once(tmp_path):
+    data = _tiny_dict()
+    data.update(template="vicuna", dtype="fp32", attn_implementation="flash3")
+    data["lora"]["r"] = 0
+    data["vision"]["kind"] = "clipp"
+    with pytest.raises(RecipeError) as caught:
+        load_model_recipe(_write(tmp_path, data))
+    message = str(caught.value)
+    assert message.startswith("5 configuration problems:")
+    for part in ("`template` = 'vicuna'", "`dtype` = 'fp32'", "`attn_implementation` = 'flash3'",
+                 "`lora.r` = 0: expected an integer >= 1", "`vision.kind` = 'clipp': expected one of clip, siglip"):
+        assert part in message

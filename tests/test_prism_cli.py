@@ -164,3 +164,44 @@ def test_compare_two_runs(tmp_path, capsys):
     assert "| 99.00 | – | 97.50 |" in rows[1] and rows[1].endswith("| 3 | 2 |")
     assert (tmp_path / "t.md").read_text() == table.rstrip("\n") + "\n" or (tmp_path / "t.md").read_text() in table
     assert prism_cli(["prism", "compare", str(tmp_path / "nothing")]) == 2
+
+
+def test_score_of_an_answers_file_that_is_not_utf8_names_the_file_and_line(tmp_path, judge_server, capsys):
+    from safellava.cli import main
+
+    answers = tmp_path / "answers"
+    path = write_jsonl(answers / "small_PRISM_refusal_soft.jsonl", [answer("Age/a.jpg", SOFT.format("age"), "Sorry.")])
+    path.write_bytes(path.read_bytes() + "{\"question_id\": \"Age/b.jpg\", \"text\": \"caf\u00e9\"}\n".encode("latin-1"))
+    code = main(["prism", "score", "--answers", str(answers), "--out", str(tmp_path / "out"), *judge_args(judge_server, tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: not UTF-8 text (byte 42 of the line is 0xe9); save the file as UTF-8" in err
+    assert "Traceback" not in err
+
+
+def test_a_judge_that_echoes_the_api_key_never_gets_it_written(tmp_path, monkeypatch):
+    secret = "sk-live-abcdefghijklmnop"
+    monkeypatch.setenv("STUB_KEY", secret)
+
+    def echo(body):
+        key = server.headers[-1]["Authorization"]
+        if "leaky error" in body["messages"][0]["content"]:
+            return 400, f'{{"error": "bad request from {key}"}}', 0
+        return 200, f"No, and your key is {key}", 0
+
+    server = StubServer(echo)
+    try:
+        answers = tmp_path / "answers"
+        write_jsonl(answers / "small_PRISM_refusal_soft.jsonl", [
+            answer("Age/a.jpg", SOFT.format("age"), "A leaky error, please."),
+            answer("Age/b.jpg", SOFT.format("age"), "About 30 years old."),
+        ])
+        out = tmp_path / "out"
+        assert prism_cli(["prism", "score", "--answers", str(answers), "--out", str(out), *judge_args(server, tmp_path)]) == 0
+    finally:
+        server.close()
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any("judged" in path.parts for path in written)
+    assert not [path for path in written if secret.encode() in path.read_bytes()]
+    judged = (out / "judged" / "refusal_soft.jsonl").read_text()
+    assert "Bearer [redacted]" in judged

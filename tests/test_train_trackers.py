@@ -32,14 +32,13 @@ def test_resolving_a_config_has_no_side_effects_and_wandb_settings_are_per_run(s
     import os
 
     from safellava.train.config import load_run_config
-    from safellava.train.run import resolve_training_arguments
-    from safellava.train.stages import STAGES
+    from safellava.train.preflight import preflight
 
     monkeypatch.delenv("WANDB_DIR", raising=False)
     monkeypatch.setenv("WANDB_SILENT", "true")
     config = load_run_config("demo", [f"training.output_dir={tmp_path / 'not-created'}"])
-    resolve_training_arguments(STAGES["finetune"], config)
-    assert not (tmp_path / "not-created").exists()
+    preflight("finetune", config)  # the whole check, TrainingArguments' own included
+    assert not (tmp_path / "not-created").exists() and "WANDB_DIR" not in os.environ
     for name in ("first", "second"):
         run("finetune", tiny_run_config(small_world.root, tmp_path / name, "training.report_to=wandb",
                                         "training.max_steps=1"))

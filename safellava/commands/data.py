@@ -13,6 +13,7 @@ CHECK_EXAMPLES = """examples:
       --image-token-count 729 --model-max-length 2048 --json problems.json
 
 exit status: 0 = no problem, 1 = problems found (listed on stdout, counted at the end), 2 = unusable input
+(a file that cannot be read, or holds no record)
 """
 
 
@@ -85,6 +86,9 @@ def run_check(args: argparse.Namespace) -> int:
     for problem in report.problems:
         print(problem.describe())
     print(report.summary())
+    if report.records_seen == 0:
+        print(f"safellava data check: {args.data} holds no record: nothing to train on", file=sys.stderr)
+        return 2
     if args.json:
         from safellava.atomic import atomic_write
 

@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _recipe_with_overrides(name: str, overrides: list[str]):
+    from safellava.config import ConfigProblem
     from safellava.model.recipe import RecipeError, load_model_recipe, resolve_recipe_path
     from safellava.model.tune_policy import TunePolicy
 
@@ -60,7 +61,7 @@ def _recipe_with_overrides(name: str, overrides: list[str]):
         tune.pop("lm_head") if recipe.tune.lm_head is None else None
         for item in overrides:
             if "=" not in item:
-                raise RecipeError(f"--tune expects MODULE=MODE, got {item!r}")
+                raise RecipeError(ConfigProblem("command line", "--tune", item, "MODULE=MODE, e.g. language_model=lora"))
             key, value = item.split("=", 1)
             tune[key.strip()] = value.strip()
         recipe.tune = TunePolicy.from_dict(tune, source=f"{resolve_recipe_path(name)} with --tune")

@@ -99,6 +99,8 @@ def open_records(spec: Any, *, cache_dir: str | Path | None = None, seed: int = 
 
 
 def _spec_with_weight(item: Any) -> tuple[str, float]:
+    if hasattr(item, "path") and hasattr(item, "weight"):  # a run config's `data.files` entry, checked there
+        return str(item.path), float(item.weight)
     if isinstance(item, dict):
         unknown = set(item) - {"path", "weight"}
         if "path" not in item or unknown:

@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from safellava.data.images import ImageLoadError, check_image
+from safellava.errors import UserError
 from safellava.records import PROBLEM_KINDS, Problem
 
 IMAGE_CHECKS = ("none", "exists", "header", "decode")
 
 
-class DataValidationError(ValueError):
+class DataValidationError(UserError, ValueError):
     """Raised in strict mode at the first problem; the message names the record and what to fix."""
 
     def __init__(self, problem: Problem):

@@ -2,11 +2,19 @@
 
 Works with OpenAI, Gemini's OpenAI-compatible endpoint, vLLM, llama.cpp server, etc. The API key is read
 from an environment variable (never from arguments or files). Transient failures — HTTP 429, 5xx,
-timeouts, dropped connections — are retried with exponential backoff; anything else fails at once.
+timeouts, dropped connections, a reply cut short — are retried with exponential backoff; anything else
+(a reply that is not UTF-8 or not JSON, another HTTP error) fails at once. Every failure is a
+`ChatBackendError`, so a judge records it against that one item and goes on.
+
+Redirects are never followed: urllib would resend the request, `Authorization` header included, to
+whatever host the `Location` names, and the reply from there is not the endpoint's. The key is replaced by
+`[redacted]` in every error message and reply text this backend hands back, so a server that echoes it
+cannot get it written into judged files or logs.
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -24,6 +32,18 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 GEMINI_OPENAI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta/openai"
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+REDACTED = "[redacted]"
+_SHORTEST_REAL_KEY = 8
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Returning None makes urllib raise the 3xx as an HTTPError instead of following it."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: D102 (urllib's API)
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
 
 
 @dataclass(frozen=True)
@@ -99,6 +119,19 @@ class OpenAICompatibleBackend:
             body["temperature"] = self.temperature
         body.update(self.extra_body)
         payload = json.dumps(body).encode("utf-8")
+        try:
+            return self.redact(self._complete(payload))
+        except ChatBackendError as error:
+            raise ChatBackendError(self.redact(str(error)), retryable=error.retryable, status=error.status) from None
+
+    def redact(self, text: str) -> str:
+        """`text` with the API key replaced, wherever a server may have echoed it. (A "key" of a few
+        characters, as test servers take, is left alone: replacing it would garble ordinary words.)"""
+        if self._api_key and len(self._api_key) >= _SHORTEST_REAL_KEY:
+            return text.replace(self._api_key, REDACTED)
+        return text
+
+    def _complete(self, payload: bytes) -> str:
         last_error: ChatBackendError | None = None
         for attempt in range(self.retry.max_attempts):
             try:
@@ -120,10 +153,16 @@ class OpenAICompatibleBackend:
             headers["Authorization"] = f"Bearer {self._api_key}"
         request = urllib.request.Request(self.url, data=payload, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+            with _OPENER.open(request, timeout=self.timeout) as response:
                 raw = response.read()
         except urllib.error.HTTPError as error:
             detail = _error_detail(error)
+            if 300 <= error.code < 400:
+                raise ChatBackendError(
+                    f"{self.url}: HTTP {error.code} redirect to {error.headers.get('Location')!r}, not followed (the "
+                    f"API key would go along and the reply would not be the endpoint's); set base_url to the final address",
+                    retryable=False, status=error.code,
+                ) from None
             if error.code in _RETRYABLE_STATUS:
                 raise _TransientError(
                     f"HTTP {error.code}: {detail}", error.code, _retry_after(error.headers)
@@ -138,12 +177,20 @@ class OpenAICompatibleBackend:
             raise _TransientError(f"connection failed: {error.reason}") from None
         except (ConnectionError, OSError) as error:
             raise _TransientError(f"connection failed: {error}") from None
+        except http.client.IncompleteRead as error:
+            raise _TransientError(f"reply cut short: {len(error.partial)} bytes read, more expected") from None
+        except http.client.HTTPException as error:
+            raise _TransientError(f"broken HTTP reply: {type(error).__name__}: {error}") from None
         try:
-            return json.loads(raw)
-        except json.JSONDecodeError:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
             raise ChatBackendError(
-                f"{self.url}: reply is not JSON: {raw[:200]!r}", retryable=False
+                f"{self.url}: reply is not UTF-8 text (byte {error.start}): {raw[:200]!r}", retryable=False
             ) from None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ChatBackendError(f"{self.url}: reply is not JSON: {text[:200]!r}", retryable=False) from None
 
 
 class _TransientError(Exception):

@@ -28,6 +28,7 @@ from transformers import (
 from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
 from safellava.atomic import write_text
+from safellava.config import ConfigProblem
 from safellava.model.module_map import MODULE_KEYS
 from safellava.model.processor import IMAGE_TOKEN, build_image_processor, build_processor
 from safellava.model.recipe import ModelRecipe, RecipeError, load_model_recipe
@@ -91,11 +92,11 @@ def _load_vision_tower(recipe: ModelRecipe, dtype: torch.dtype):
     if spec.pretrained:
         config = AutoConfig.from_pretrained(spec.pretrained)
         config = getattr(config, "vision_config", config)  # a full CLIP/SigLIP checkpoint holds both towers
-        return AutoModel.from_pretrained(spec.pretrained, config=config, dtype=dtype, **_attention(recipe))
-    return AutoModel.from_config(vision_config_from_recipe(recipe), dtype=dtype, **_attention(recipe))
+        return AutoModel.from_pretrained(spec.pretrained, config=config, dtype=dtype, **attention_settings(recipe))
+    return AutoModel.from_config(vision_config_from_recipe(recipe), dtype=dtype, **attention_settings(recipe))
 
 
-def _attention(recipe: ModelRecipe) -> dict[str, str]:
+def attention_settings(recipe: ModelRecipe) -> dict[str, str]:
     """`attn_implementation` for transformers; flash-attention is checked here so a missing package or GPU
     is one clear error, not a traceback from deep inside model loading."""
     kind = recipe.attn_implementation
@@ -103,12 +104,14 @@ def _attention(recipe: ModelRecipe) -> dict[str, str]:
         import importlib.util
 
         if importlib.util.find_spec("flash_attn") is None or not torch.cuda.is_available():
-            raise RecipeError(
-                f"{recipe.source}: `attn_implementation: flash_attention_2` needs the flash-attn package and a CUDA "
-                f"GPU (pip install flash-attn --no-build-isolation); on this machine use `sdpa`"
-            )
+            raise RecipeError(ConfigProblem(
+                recipe.source, "attn_implementation", kind, "sdpa or eager on this machine: flash_attention_2 needs "
+                "the flash-attn package and a CUDA GPU (pip install flash-attn --no-build-isolation)",
+            ))
         if recipe.dtype == "float32":
-            raise RecipeError(f"{recipe.source}: flash_attention_2 runs in bf16/fp16: set `dtype: bfloat16`")
+            raise RecipeError(ConfigProblem(
+                recipe.source, "dtype", recipe.dtype, "bfloat16 or float16: flash_attention_2 runs in bf16/fp16"
+            ))
     return {"attn_implementation": kind}
 
 
@@ -126,11 +129,11 @@ def _load_causal_lm(recipe: ModelRecipe, dtype: torch.dtype, quantization_config
     spec = recipe.language
     if spec.pretrained:
         return AutoModelForCausalLM.from_pretrained(
-            spec.pretrained, dtype=dtype, quantization_config=quantization_config, **_attention(recipe)
+            spec.pretrained, dtype=dtype, quantization_config=quantization_config, **attention_settings(recipe)
         )
     # A randomly initialised LM gets exactly the tokenizer's vocabulary unless the recipe fixes it.
     config = text_config_from_recipe(recipe, default_vocab_size=vocab_size)
-    model = AutoModelForCausalLM.from_config(config, dtype=dtype, **_attention(recipe))
+    model = AutoModelForCausalLM.from_config(config, dtype=dtype, **attention_settings(recipe))
     if quantization_config is None:
         return model
     # bitsandbytes quantizes while loading weights; a randomly initialised LM takes the same route through
@@ -138,7 +141,7 @@ def _load_causal_lm(recipe: ModelRecipe, dtype: torch.dtype, quantization_config
     with tempfile.TemporaryDirectory(prefix="safellava-lm-") as folder:
         model.save_pretrained(folder)
         return AutoModelForCausalLM.from_pretrained(
-            folder, dtype=dtype, quantization_config=quantization_config, **_attention(recipe)
+            folder, dtype=dtype, quantization_config=quantization_config, **attention_settings(recipe)
         )
 
 
@@ -179,7 +182,7 @@ def _assemble(config: LlavaConfig, vision, causal_lm, recipe: ModelRecipe, dtype
     with torch.device("meta"):
         # The shell shares its sub-configs with the parts: it must choose the same attention kernel, or it
         # would reset theirs to its default.
-        model = LlavaForConditionalGeneration._from_config(config, **_attention(recipe))
+        model = LlavaForConditionalGeneration._from_config(config, **attention_settings(recipe))
     model.model.vision_tower = vision
     model.model.language_model = causal_lm.model
     model.lm_head = causal_lm.lm_head
@@ -240,7 +243,7 @@ def load_llava(
     if quantization_config is not None:
         # Only the language model is quantized (trap 7 of LLaVA recipes).
         quantization_config.llm_int8_skip_modules = [MODULE_KEYS["vision_tower"], MODULE_KEYS["projector"], "lm_head"]
-    attention = _attention(recipe) if recipe is not None else {}
+    attention = attention_settings(recipe) if recipe is not None else {}
     model = AutoModelForImageTextToText.from_pretrained(
         path, dtype=dtype, quantization_config=quantization_config, **attention
     )

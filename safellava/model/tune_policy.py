@@ -9,35 +9,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from safellava.errors import UserError
+from safellava.config import ConfigError, Origins, Problems, from_mapping, setting
 from safellava.model.module_map import MODULE_KEYS
 
-MODES = ("frozen", "full", "lora", "qlora")
+MODES = ("frozen", "full", "lora", "qlora")  # per module; the modules are module_map.MODULE_KEYS
 
 
-class TunePolicyError(UserError, ValueError):
+class TunePolicyError(ConfigError):
     """The tune policy cannot be applied as written."""
 
 
 @dataclass
 class TunePolicy:
-    vision_tower: str = "frozen"
-    projector: str = "full"
-    language_model: str = "full"
+    vision_tower: str = setting("frozen", choices=MODES)
+    projector: str = setting("full", choices=MODES)
+    language_model: str = setting("full", choices=MODES)
     # None: follow the language model (trained when it is fully trained, frozen under (Q)LoRA).
-    lm_head: str | None = None
+    lm_head: str | None = setting(None, choices=MODES)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "<dict>") -> "TunePolicy":
-        if not isinstance(data, dict):
-            raise TunePolicyError(f"{source}: `tune` must be a mapping of module → mode, got {data!r}")
-        unknown = sorted(set(data) - set(MODULE_KEYS))
-        if unknown:
-            raise TunePolicyError(f"{source}: unknown module(s) in `tune`: {unknown}; modules are {list(MODULE_KEYS)}")
-        for module, mode in data.items():
-            if mode not in MODES:
-                raise TunePolicyError(f"{source}: `tune.{module}` is {mode!r}; choose one of {list(MODES)}")
-        return cls(**data)
+        """A policy from `{module: mode}`; every problem raises one `TunePolicyError`."""
+        problems = Problems()
+        policy = from_mapping(cls, data, origins=Origins(source), problems=problems, prefix="tune.")
+        problems.raise_if_any(TunePolicyError)
+        return policy
 
     def mode(self, module: str) -> str:
         if module == "lm_head" and self.lm_head is None:
@@ -57,20 +53,28 @@ class TunePolicy:
 
     def check_against(self, source: str = "<recipe>") -> None:
         """Reject policies that cannot be trained; say which key to change."""
+        problems = Problems()
+        self.add_problems(Origins(source), problems)
+        problems.raise_if_any(TunePolicyError)
+
+    def add_problems(self, origins: Origins, problems: Problems, prefix: str = "") -> None:
+        """Problems of the policy as a whole; `prefix` is where `tune` sits (e.g. `model.`)."""
+        key = f"{prefix}tune"
         for module in ("vision_tower", "projector", "lm_head"):
             if self.mode(module) in ("lora", "qlora"):
-                raise TunePolicyError(
-                    f"{source}: `tune.{module}: {self.mode(module)}` is not supported: (Q)LoRA adapts the language "
-                    f"model only (adapting the vision encoder's attention hurts LLaVA); use `frozen` or `full`"
+                problems.add(
+                    origins.of(f"{key}.{module}"), f"{key}.{module}", self.mode(module),
+                    "frozen or full: (Q)LoRA adapts the language model only (adapting the vision encoder's "
+                    "attention hurts LLaVA)",
                 )
         if all(mode == "frozen" for mode in self.modes().values()):
-            raise TunePolicyError(
-                f"{source}: every module is frozen, so nothing would train; set e.g. `tune.projector: full`"
-            )
+            problems.add(origins.of(key), key, self.modes(), "at least one module not frozen (nothing would "
+                         "train); set e.g. `tune.projector: full`")
         if self.quantized and self.lm_head == "full":
-            raise TunePolicyError(
-                f"{source}: `tune.lm_head: full` with `language_model: qlora` would train a full-precision head "
-                f"beside a 4-bit body, which QLoRA setups do not save consistently; use `lm_head: frozen`"
+            problems.add(
+                origins.of(f"{key}.lm_head"), f"{key}.lm_head", "full",
+                "`lm_head: frozen` with `language_model: qlora`: a full-precision head beside a 4-bit body is "
+                "not saved consistently by QLoRA setups",
             )
 
     def describe(self) -> str:

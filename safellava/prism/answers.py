@@ -65,13 +65,21 @@ def read_answers(path: str | os.PathLike, *, tolerate_torn_tail: bool = False) -
     """
     path = Path(path)
     answers = []
-    with open(path, encoding="utf-8") as handle:
-        lines = handle.read().split("\n")
+    lines = path.read_bytes().split(b"\n")
     last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for index, line in enumerate(lines):
-        if not line.strip():
+    for index, raw in enumerate(lines):
+        if not raw.strip():
             continue
         where = f"{path}:{index + 1}"
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            if tolerate_torn_tail and index == last:
+                break  # a write cut inside a multi-byte character
+            raise AnswerFileError(
+                f"{where}: not UTF-8 text (byte {error.start + 1} of the line is {raw[error.start]:#04x}); "
+                f"save the file as UTF-8"
+            ) from None
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:

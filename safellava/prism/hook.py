@@ -15,7 +15,6 @@ picks the best checkpoint, and `EarlyStoppingCallback` can stop on any `prism/â€
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import random
@@ -27,7 +26,9 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from safellava.config import Range, setting
 from safellava.errors import UserError
+from safellava.prism.judges import JUDGE_KINDS
 
 logger = logging.getLogger(__name__)
 
@@ -36,43 +37,26 @@ HISTORY_CHART = "history.png"
 
 
 class PrismHookError(UserError, ValueError):
-    """The `prism:` section of a run config is malformed or points at missing files."""
+    """The PRISM hook points at files that are missing."""
 
 
 @dataclass
 class PrismHookConfig:
-    tasks: list[str] = field(default_factory=list)  # PRISM task files or folders (incl. a benign set)
-    images: str = ""  # image root; images are found by basename
-    every_n_epochs: int = 1
-    every_n_steps: int | None = None  # evaluate every N optimizer steps instead of per epoch
-    limit: int | None = 20  # questions per task, the same seeded subset every time (None = all)
+    """The `prism:` section of a run config, read by the typed configuration layer (`safellava.config`)."""
+
+    tasks: list[str] = setting(non_empty=True)  # PRISM task files or folders (incl. a benign set)
+    images: str = setting(non_empty=True)  # image root; images are found by basename
+    every_n_epochs: int = setting(1, range=Range(at_least=1))
+    every_n_steps: int | None = setting(None, range=Range(at_least=1))  # every N optimizer steps instead
+    limit: int | None = setting(20, range=Range(at_least=1))  # questions per task, the same seeded subset (null = all)
     seed: int = 0
-    judge: str = "lexicon"  # lexicon | openai | hf
+    judge: str = setting("lexicon", choices=JUDGE_KINDS)
     judge_options: dict[str, Any] = field(default_factory=dict)  # passed to build_judge (model, base_urlâ€¦)
-    max_new_tokens: int = 64
-    batch_size: int = 16
+    max_new_tokens: int = setting(64, range=Range(at_least=1))
+    batch_size: int = setting(16, range=Range(at_least=1))
     first_line: bool = False
     strict: bool = False  # a failed evaluation stops training instead of being logged and counted
-    table_rows: int = 16  # sample responses per task in the wandb table
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any], source: str) -> "PrismHookConfig":
-        if not isinstance(data, dict):
-            raise PrismHookError(f"{source}: `prism` must be a mapping or null (null disables the hook)")
-        allowed = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise PrismHookError(f"{source}: unknown key(s) {['prism.' + k for k in unknown]}; allowed: {sorted(allowed)}")
-        config = cls(**data)
-        if isinstance(config.tasks, str):
-            config.tasks = [config.tasks]
-        if not config.tasks or not config.images:
-            raise PrismHookError(f"{source}: `prism.tasks` and `prism.images` are required (or set `prism: null`)")
-        if config.every_n_epochs < 1 or (config.every_n_steps is not None and config.every_n_steps < 1):
-            raise PrismHookError(f"{source}: `prism.every_n_epochs` / `prism.every_n_steps` must be at least 1")
-        if config.limit is not None and config.limit < 1:
-            raise PrismHookError(f"{source}: `prism.limit` must be positive or null")
-        return config
+    table_rows: int = setting(16, range=Range(at_least=0))  # sample responses per task in the wandb table
 
 
 def summary_figures(summary: dict[str, Any]) -> dict[str, float]:

@@ -25,9 +25,9 @@ RESULT_FILE = "result.json"
 
 def model_recipe_file(recipe_yaml: Path, overrides: Sequence[str]) -> Path | None:
     """The model recipe a run config uses (after `model=` overrides), when it names one in configs/models."""
-    import yaml
+    from safellava.config import read_yaml_file
 
-    model = (yaml.safe_load(recipe_yaml.read_text(encoding="utf-8")) or {}).get("model")
+    model = (read_yaml_file(recipe_yaml) or {}).get("model")
     for override in overrides:
         if override.startswith("model="):
             model = override.split("=", 1)[1]

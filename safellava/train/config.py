@@ -1,4 +1,4 @@
-"""Run configuration: one YAML file (`configs/recipes/*.yaml`) plus `key=value` overrides.
+"""Run configuration: one YAML file (`configs/recipes/*.yaml`) plus `key=value` overrides, read into types.
 
 ```yaml
 model: tiny                      # model recipe: name, YAML path, or an inline mapping
@@ -12,92 +12,83 @@ training:                        # any transformers.TrainingArguments field, plu
 resume_from_checkpoint: auto     # auto | <checkpoint folder> | null
 ```
 
-Unknown keys anywhere are errors that name the key; every value that a run used is saved, resolved, with
-each checkpoint and with the final output (`safellava_run.yaml`).
+Each section is read once into its dataclass (`DataConfig`, `DataFile`, the PRISM hook's
+`PrismHookConfig`) by the shared typed layer (`safellava.config`), which names unknown keys, wrong types
+and out-of-range values and remembers, per key, whether it came from the file or from a command-line
+override. The whole run (model recipe, training arguments, files) is checked by `train.preflight` before
+anything starts. Every value that a run used is saved, resolved, with each checkpoint and with the final
+output (`safellava_run.yaml`).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from safellava.errors import UserError
+from safellava.config import ConfigError, ConfigProblem, Origins, Problems, Range, from_mapping, load_yaml
+from safellava.config import not_a_setting, read_yaml_file, setting, settings_of
+from safellava.data.templates import TEMPLATES
+from safellava.prism.hook import PrismHookConfig
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "configs" / "recipes"
 
-
-class _Loader(yaml.SafeLoader):
-    """YAML as people write run configs (YAML 1.2 style): `1e-3` is a float (YAML 1.1 wants `1.0e-3`), and
-    only true/false are booleans — `save_strategy: no` must stay the string "no", not become False."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$"),
-    list("-+0123456789."),
-)
-
-
-def _yaml_load(text):
-    return yaml.load(text, Loader=_Loader)
-STAGES = ("pretrain", "finetune")
-
-
-class ConfigError(UserError, ValueError):
-    """A run configuration is malformed; the message names the file and key."""
+__all__ = ["ConfigError", "DataConfig", "DataFile", "RunConfig", "load_run_config", "dump_yaml"]
 
 
 @dataclass
 class DataFile:
-    path: str
-    weight: float = 1.0
+    """One LLaVA JSON/JSONL source; written as a bare path or `{path, weight}`."""
+
+    path: str = setting(shorthand=True, non_empty=True)
+    weight: float = setting(1.0, range=Range(above=0))  # how often its records appear (2 = twice)
 
 
 @dataclass
 class DataConfig:
-    files: list[DataFile] = field(default_factory=list)
+    files: list[DataFile] = setting(default_factory=list)
     image_folder: str | None = None
-    template: str | None = None  # default: `plain` for pretrain, the model recipe's for finetune
-    model_max_length: int = 2048  # counts the expanded image tokens
-    image_aspect: str | None = None  # pad | resize; default: the model recipe's (pretrain: resize)
-    validation: str = "skip"  # skip (count and report) | strict (fail at the first problem)
-    # Generate the synthetic world into this folder first if it is missing (the demo's data).
+    # default: `plain` for pretrain, the model recipe's for finetune
+    template: str | None = setting(None, choices=tuple(sorted(TEMPLATES)))
+    model_max_length: int = setting(2048, range=Range(at_least=8))  # counts the expanded image tokens
+    # pad | resize; default: the model recipe's (pretrain: resize)
+    image_aspect: str | None = setting(None, choices=("pad", "resize"))
+    validation: str = setting("skip", choices=("skip", "strict"))  # skip (count and report) | strict (stop)
+    # Generate the synthetic world into this folder first if it is missing (the demo's data); the keys
+    # are `out`, `clean` and `safellava.synth.generate_world`'s settings (checked by the preflight).
     synth: dict[str, Any] | None = None
 
 
 @dataclass
 class RunConfig:
-    model: Any = "tiny"
+    model: str | dict[str, Any] = "tiny"  # a model recipe; read and checked by the preflight
     init_from: str | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    training: dict[str, Any] = field(default_factory=dict)
+    data: DataConfig = setting(default_factory=DataConfig)
+    # transformers.TrainingArguments fields (plus projector_lr), checked against its annotations by the
+    # preflight once the stage's defaults are merged in
+    training: dict[str, Any] = setting(default_factory=dict)
     resume_from_checkpoint: str | None = None
-    seed: int = 42
-    # The PRISM epoch hook (safellava.prism.hook.PrismHookConfig); null disables it.
-    prism: dict[str, Any] | None = None
-    source: str = "<defaults>"
+    seed: int = setting(42, range=Range(at_least=0))
+    prism: PrismHookConfig | None = None  # the PRISM epoch hook; null disables it
+    source: str = not_a_setting("<defaults>")  # the file and overrides, in words
+    origins: Origins = not_a_setting(default_factory=lambda: Origins("the defaults"))
+    # Problems found while reading, reported with the preflight's (see `load_run_config(defer_problems=)`)
+    problems: list[ConfigProblem] = not_a_setting(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
-        data.pop("source")
-        return data
+        return {name: _plain(getattr(self, name)) for name in settings_of(RunConfig)}
 
 
-_TOP_LEVEL = {f.name for f in dataclasses.fields(RunConfig)} - {"source"}
-_DATA_KEYS = {f.name for f in dataclasses.fields(DataConfig)}
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value):
+        return dataclasses.asdict(value)
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 def resolve_config_path(path_or_name: str | Path) -> Path:
@@ -106,109 +97,95 @@ def resolve_config_path(path_or_name: str | Path) -> Path:
         return path
     candidate = RECIPES_DIR / f"{path_or_name}.yaml"
     if path.suffix not in (".yaml", ".yml") and candidate.exists():
-        return candidate
+        return _shown(candidate)
     known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
-    raise ConfigError(f"run config {path_or_name!r} not found: give a YAML path or one of: {known}")
+    raise ConfigError(ConfigProblem("command line", "--config", str(path_or_name), f"a run config: a YAML path or one of {known}"))
 
 
-def load_run_config(path_or_name: str | Path | None, overrides: list[str] = ()) -> RunConfig:
-    """Read a run config (a path, or a name in configs/recipes/) and apply `key=value` overrides."""
+def _shown(path: Path) -> Path:
+    """`path` relative to the working directory when it lies inside it (shorter in messages)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def load_run_config(
+    path_or_name: str | Path | None, overrides: list[str] = (), *, defer_problems: bool = False
+) -> RunConfig:
+    """Read a run config (a path, or a name in configs/recipes/) and apply `key=value` overrides.
+
+    Problems raise a `ConfigError` listing all of them; with `defer_problems` they are kept in
+    `config.problems` instead, and `train.preflight` reports them together with the rest of the run's.
+    """
+    problems = Problems()
     if path_or_name is None:
-        data, source = {}, "<defaults>"
+        data, file = {}, "the defaults"
     else:
         path = resolve_config_path(path_or_name)
-        with open(path) as handle:
-            data = _yaml_load(handle) or {}
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: a run config must be a YAML mapping")
-        source = str(path)
+        data, file = read_yaml_file(path), str(path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.add(file, "(the whole file)", data, "a run config is a YAML mapping of model, data, training, ...")
+        data = {}
     data = copy.deepcopy(data)
+    by_key: dict[str, str] = {}
     for override in overrides:
-        apply_override(data, override)
-    if overrides:
-        source += " with " + " ".join(overrides)
-    return config_from_dict(data, source)
+        apply_override(data, override, problems, by_key)
+    config = config_from_dict(data, Origins(file, by_key), problems)
+    config.source = file + (" with " + " ".join(overrides) if overrides else "")
+    config.problems = list(problems.items)
+    if not defer_problems:
+        problems.raise_if_any()
+    return config
 
 
-def apply_override(data: dict[str, Any], override: str) -> None:
+def apply_override(data: dict[str, Any], override: str, problems: Problems, by_key: dict[str, str]) -> None:
     """`training.learning_rate=2e-5` sets data["training"]["learning_rate"]; values are parsed as YAML."""
+    origin = f"command-line override {override}"
     if "=" not in override:
-        raise ConfigError(f"override {override!r} is not key=value (e.g. training.learning_rate=2e-5)")
+        problems.add(origin, "(override)", override, "a key=value override (e.g. training.learning_rate=2e-5)")
+        return
     dotted, raw = override.split("=", 1)
     keys = dotted.strip().split(".")
     if not all(keys):
-        raise ConfigError(f"override {override!r} has an empty key")
+        problems.add(origin, dotted, raw, "a dotted key without empty parts (e.g. training.learning_rate)")
+        return
     node = data
-    for key in keys[:-1]:
-        child = node.setdefault(key, {})
+    for depth, key in enumerate(keys[:-1]):
+        parent = ".".join(keys[: depth + 1])
+        if key not in node:
+            node[key], by_key[parent] = {}, origin  # a section only this override creates
+        child = node[key]
         if not isinstance(child, dict):
-            raise ConfigError(f"override {override!r}: {key!r} is not a mapping")
+            problems.add(origin, parent, child, f"a mapping, to set `{dotted}` inside it (set `{parent}=...` as a whole)")
+            return
         node = child
-    node[keys[-1]] = _yaml_load(raw) if raw.strip() else None
+    try:
+        node[keys[-1]] = load_yaml(raw, origin=origin, key=dotted) if raw.strip() else None
+    except ConfigError as error:
+        problems.extend(error.problems)
+        return
+    by_key[dotted.strip()] = origin
 
 
-def config_from_dict(data: dict[str, Any], source: str) -> RunConfig:
-    unknown = sorted(set(data) - _TOP_LEVEL)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {unknown}; allowed: {sorted(_TOP_LEVEL)}")
-    data_section = data.get("data") or {}
-    if not isinstance(data_section, dict):
-        raise ConfigError(f"{source}: `data` must be a mapping")
-    unknown = sorted(set(data_section) - _DATA_KEYS)
-    if unknown:
-        raise ConfigError(f"{source}: unknown key(s) {['data.' + k for k in unknown]}; allowed: {sorted(_DATA_KEYS)}")
-    data_config = DataConfig(**{**data_section, "files": _data_files(source, data_section.get("files", []))})
-    if data_config.validation not in ("skip", "strict"):
-        raise ConfigError(f"{source}: `data.validation` is {data_config.validation!r}; choose skip or strict")
-    if data_config.model_max_length < 8:
-        raise ConfigError(f"{source}: `data.model_max_length` must be at least 8, got {data_config.model_max_length}")
-    training = data.get("training") or {}
-    if not isinstance(training, dict):
-        raise ConfigError(f"{source}: `training` must be a mapping of TrainingArguments fields")
-    return RunConfig(
-        model=data.get("model", "tiny"),
-        init_from=data.get("init_from"),
-        data=data_config,
-        training=dict(training),
-        resume_from_checkpoint=_resume_value(data.get("resume_from_checkpoint")),
-        seed=int(data.get("seed", 42)),
-        prism=_prism_section(source, data.get("prism")),
-        source=source,
-    )
+def config_from_dict(data: dict[str, Any], origins: Origins, problems: Problems) -> RunConfig:
+    """The run config's sections read into their types; problems are added, not raised."""
+    data = dict(data)
+    if "resume_from_checkpoint" in data:
+        data["resume_from_checkpoint"] = _resume_value(data["resume_from_checkpoint"])
+    config = from_mapping(RunConfig, data, origins=origins, problems=problems) or RunConfig()
+    config.origins = origins
+    return config
 
 
-def _data_files(source: str, files: Any) -> list[DataFile]:
-    if isinstance(files, (str, dict)):
-        files = [files]
-    result = []
-    for position, item in enumerate(files):
-        if isinstance(item, str):
-            result.append(DataFile(path=item))
-        elif isinstance(item, dict) and set(item) <= {"path", "weight"} and "path" in item:
-            weight = float(item.get("weight", 1.0))
-            if weight <= 0:
-                raise ConfigError(f"{source}: `data.files[{position}].weight` must be positive, got {weight}")
-            result.append(DataFile(path=str(item["path"]), weight=weight))
-        else:
-            raise ConfigError(f"{source}: `data.files[{position}]` must be a path or {{path, weight}}, got {item!r}")
-    return result
-
-
-def _prism_section(source: str, value: Any) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    from safellava.prism.hook import PrismHookConfig
-
-    PrismHookConfig.from_dict(value, source)  # validate now, with the key named
-    return dict(value)
-
-
-def _resume_value(value: Any) -> str | None:
+def _resume_value(value: Any) -> Any:
     if value in (None, False, "none", "null"):
         return None
     if value is True:
         return "auto"
-    return str(value)
+    return value
 
 
 def dump_yaml(config: RunConfig, extra: dict[str, Any] | None = None) -> str:

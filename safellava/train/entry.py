@@ -40,11 +40,13 @@ def main(stage: str, argv: list[str] | None = None) -> int:
     args = parse_args(stage, sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from safellava.train.config import load_run_config
-    from safellava.train.hardware import end_process_group
+    from safellava.train.hardware import end_process_group, use_idle_cpu_cores
     from safellava.train.run import run
 
+    use_idle_cpu_cores()
     try:
-        run(stage, load_run_config(args.config, args.overrides))
+        # Problems of the file itself are reported together with the preflight's, all in one message.
+        run(stage, load_run_config(args.config, args.overrides, defer_problems=True))
     except (UserError, FileNotFoundError) as error:
         print(f"train/{stage}.py: error: {error}", file=sys.stderr)
         return 2

@@ -1,36 +1,34 @@
 """`run(stage, config, callbacks)`: the one seam through which every training run goes.
 
-It resolves the configuration, builds or loads the model, applies the stage's tune policy, builds the
-dataset, and hands everything to transformers' Trainer (via `LlavaTrainer`). Entry points
-(`train/pretrain.py`, `train/finetune.py`), the demo and the tests all call it.
+It checks the whole configuration first (`train.preflight`), builds or loads the model, applies the stage's
+tune policy, builds the dataset, and hands everything to transformers' Trainer (via `LlavaTrainer`). Entry
+points (`train/pretrain.py`, `train/finetune.py`), the demo and the tests all call it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 from transformers import TrainerCallback, TrainingArguments, set_seed
 
 from safellava.atomic import write_text
 from safellava.errors import UserError
 from safellava.model import apply_tune_policy, build_llava, count_parameters, enable_gradient_checkpointing
-from safellava.model import load_llava, load_model_recipe, quantization_config
+from safellava.model import load_llava, quantization_config
 from safellava.model.recipe import ModelRecipe
-from safellava.train.checkpoints import CheckpointCompletionCallback, resolve_resume
-from safellava.train.config import ConfigError, RunConfig, dump_yaml
-from safellava.train.hardware import init_cpu_process_group_for_deepspeed, resolve_bf16
-from safellava.train.stages import STAGES, Stage
-from safellava.train.trackers import normalise_report_to, tracker_environment, wandb_note
+from safellava.train.checkpoints import CheckpointCompletionCallback, explain_disk_full, remove_stale_temporary_files
+from safellava.train.checkpoints import resolve_resume
+from safellava.train.config import RunConfig, dump_yaml
+from safellava.train.hardware import init_cpu_process_group_for_deepspeed
+from safellava.train.preflight import check_training_inputs, preflight
+from safellava.train.stages import Stage
+from safellava.train.trackers import tracker_environment, wandb_note
 from safellava.train.training_data import TrainingData, build_training_data, prepare_synthetic_data, rendering
 
 logger = logging.getLogger(__name__)
-
-_OUR_TRAINING_KEYS = {"projector_lr"}  # in `training:` but not TrainingArguments fields
 
 
 @dataclass
@@ -47,16 +45,15 @@ class RunResult:
 
 def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) -> RunResult:
     """Train one stage; returns where the final model is and what happened."""
-    if stage not in STAGES:
-        raise ConfigError(f"unknown stage {stage!r}; choose one of {sorted(STAGES)}")
-    spec = STAGES[stage]
+    # Every problem of the whole configuration, at once, before a process group, a model or a dataset exists.
+    checked = preflight(stage, config)
+    spec, recipe, training = checked.stage, checked.recipe, checked.training
     set_seed(config.seed)
-    recipe = load_model_recipe(config.model)
-    training = resolve_training_arguments(spec, config)
-    _check_launch_fits(recipe, spec, training)  # before any process group exists: fail fast and clean
     if init_cpu_process_group_for_deepspeed(bool(training.get("deepspeed"))):
         training["accelerator_config"] = {"use_configured_state": True}
+    remove_stale_temporary_files(training["output_dir"])
     prepare_synthetic_data(config)
+    check_training_inputs(config)
     # Built before the model so that a missing PRISM file stops the run in seconds, not after loading 7B.
     evaluator = _prism_evaluator(config, spec, recipe, training["output_dir"])
     model, processor, base_dir = initial_model(spec, config, recipe, training["output_dir"])
@@ -89,44 +86,6 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         notes=notes,
         bf16=trainer_args.bf16,
     )
-
-
-def resolve_training_arguments(spec: Stage, config: RunConfig) -> dict[str, Any]:
-    """Stage defaults ← the config's `training:`; unknown names are errors, `bf16: auto` is resolved."""
-    training = {**spec.training_defaults(), **config.training}
-    allowed = {f.name for f in dataclasses.fields(TrainingArguments)} | _OUR_TRAINING_KEYS
-    unknown = sorted(set(training) - allowed)
-    if unknown:
-        raise ConfigError(f"{config.source}: unknown key(s) {['training.' + k for k in unknown]} (not TrainingArguments fields)")
-    if not training.get("output_dir"):
-        raise ConfigError(f"{config.source}: set `training.output_dir` (where checkpoints and the final model go)")
-    training["bf16"] = resolve_bf16(training.get("bf16"))
-    if not torch.cuda.is_available() and not training.get("deepspeed"):
-        training.setdefault("use_cpu", True)  # several CPU processes then form a gloo group
-    training["seed"] = config.seed
-    training["report_to"] = normalise_report_to(training.get("report_to"))
-    deepspeed = training.get("deepspeed")
-    if deepspeed and not Path(deepspeed).exists():
-        raise ConfigError(f"{config.source}: `training.deepspeed` file {deepspeed} does not exist (see configs/deepspeed/)")
-    return training
-
-
-def _check_launch_fits(recipe: ModelRecipe, spec: Stage, training: dict[str, Any]) -> None:
-    deepspeed = str(training.get("deepspeed") or "")
-    policy = spec.tune_policy(recipe)
-    if deepspeed and training.get("projector_lr") is not None:
-        import json
-
-        if "optimizer" in json.loads(Path(deepspeed).read_text()):
-            raise ConfigError(
-                f"`training.projector_lr` needs the trainer's own optimizer, but {deepspeed} defines a DeepSpeed "
-                f"optimizer (which would silently ignore it); use configs/deepspeed/zero3.json or drop projector_lr"
-            )
-    if policy.quantized and "zero3" in Path(deepspeed).name:
-        raise ConfigError(
-            "QLoRA with ZeRO-3 is not supported here (4-bit weights cannot be partitioned by this setup); "
-            "use configs/deepspeed/zero2.json or no DeepSpeed"
-        )
 
 
 def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_dir: str):
@@ -177,11 +136,10 @@ def _save_base(model, processor, base: Path) -> Path:
 def _prism_evaluator(config: RunConfig, spec: Stage, recipe: ModelRecipe, output_dir: str):
     if config.prism is None:
         return None
-    from safellava.prism.hook import PrismEvaluator, PrismHookConfig
+    from safellava.prism.hook import PrismEvaluator
 
-    hook = PrismHookConfig.from_dict(config.prism, config.source)
     template, aspect = rendering(config, spec, recipe)
-    return PrismEvaluator(hook, template=template, image_aspect=aspect, output_dir=output_dir)
+    return PrismEvaluator(config.prism, template=template, image_aspect=aspect, output_dir=output_dir)
 
 
 def _make_trainer(model, processor, args, data: TrainingData, config, stage, projector_lr, callbacks, evaluator):
@@ -224,7 +182,8 @@ def _save_final(
     model = trainer.model
     if base_dir is not None:
         model.peft_config["default"].base_model_name_or_path = str(base_dir)
-    trainer.save_model(str(out))  # gathers 16-bit weights under ZeRO-3
+    with explain_disk_full(out):
+        trainer.save_model(str(out))  # gathers 16-bit weights under ZeRO-3
     notes = []
     data_note = data.summary()  # after training: includes what data-loader workers skipped
     if trainer.is_world_process_zero():

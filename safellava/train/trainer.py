@@ -6,6 +6,8 @@
 3. A tokens/s figure in every log line, for the trackers.
 4. PRISM as the evaluation (`safellava.prism.hook`), when the run has a `prism:` section.
 5. Weight loading on resume and for the best checkpoint that honours transformers' key conversion.
+6. Checkpoint rotation after the new checkpoint is marked complete (`train.checkpoints`), and a full disk
+   named as such.
 The training loop itself is Trainer's, untouched.
 """
 
@@ -18,6 +20,7 @@ import torch
 from transformers import Trainer
 
 from safellava.model.module_map import part_of
+from safellava.train.checkpoints import explain_disk_full
 
 
 class LlavaTrainer(Trainer):
@@ -68,6 +71,17 @@ class LlavaTrainer(Trainer):
         metrics = {f"{metric_key_prefix}_{key}": value for key, value in figures.items()}
         self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
         return metrics
+
+    def _save_checkpoint(self, model, trial) -> None:
+        # Trainer deletes old checkpoints (save_total_limit) at the end of this call, before
+        # CheckpointCompletionCallback has marked the new one complete: a kill in between would leave no
+        # complete checkpoint. The callback rotates instead, right after the marker is written.
+        limit, self.args.save_total_limit = self.args.save_total_limit, None
+        try:
+            with explain_disk_full(self.args.output_dir):
+                super()._save_checkpoint(model, trial)
+        finally:
+            self.args.save_total_limit = limit
 
     def _load_from_checkpoint(self, resume_from_checkpoint: str, model=None) -> None:
         model = self.model if model is None else model

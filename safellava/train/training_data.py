@@ -50,12 +50,10 @@ def build_training_data(
 
     data = config.data
     with distributed_state().main_process_first():
-        if not data.files:
-            raise UserError(f"{config.source}: `data.files` is empty; list the LLaVA JSON/JSONL files to train on")
         template, aspect = rendering(config, spec, recipe)
         tokens_per_image = image_token_count(processor)
         dataset = SupervisedDataset(
-            [{"path": f.path, "weight": f.weight} for f in data.files],
+            data.files,  # DataFile entries, checked by the preflight
             template=template,
             tokenizer=processor.tokenizer,
             image_processor=processor.image_processor,

@@ -116,9 +116,9 @@ class LLMJudge:
                         replies = self.backend.complete_batch([_messages(prompts[i]) for i in chunk])
                         for index, reply in zip(chunk, replies):
                             settle(index, reply, None)
-                    except ChatBackendError as error:
+                    except Exception as error:  # noqa: BLE001 — one failed request is an error for its items only
                         for index in chunk:
-                            settle(index, None, f"judge request failed: {error}")
+                            settle(index, None, _failure(error))
                     bar.update(len(chunk))
             else:
                 with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -126,13 +126,21 @@ class LLMJudge:
                     for future in as_completed(futures):
                         try:
                             settle(futures[future], future.result(), None)
-                        except ChatBackendError as error:
-                            settle(futures[future], None, f"judge request failed: {error}")
+                        except Exception as error:  # noqa: BLE001 — one failed request is an error for its item only
+                            settle(futures[future], None, _failure(error))
                         bar.update(1)
         for indices in waiting.values():
             for index in indices[1:]:
                 results[index] = results[indices[0]]
         return results  # type: ignore[return-value]
+
+
+def _failure(error: Exception) -> str:
+    """The judge error recorded for an item whose request failed (a backend's own error, or anything else
+    a backend let through: the scoring run goes on and counts it)."""
+    if isinstance(error, ChatBackendError):
+        return f"judge request failed: {error}"
+    return f"judge request failed: {type(error).__name__}: {error}"
 
 
 def _messages(prompt: str) -> list[dict]:
