@@ -13,8 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from safellava import attributes
 from safellava.privacy.lexicon import PERSON_NOUNS, leaked_mentions
-from safellava.privacy.rewrite import NEUTRAL_NOUNS
+from safellava.privacy.rewrite import neutral_nouns
 
 REWRITE_SYSTEM_PROMPT = (
     "You edit image descriptions and answers so that they reveal nothing about any person's age, gender, "
@@ -35,8 +36,10 @@ _STOPWORDS = frozenset(
     each both all into onto over under while than then so such can could may might would should will
     appears appear seems seem looks look like person people individual individuals someone""".split()
 )
-_PERSON_WORDS = PERSON_NOUNS | frozenset(NEUTRAL_NOUNS) | frozenset(
-    w for value in NEUTRAL_NOUNS.values() for w in value.split()
+_person_words = attributes.cached(
+    lambda: PERSON_NOUNS
+    | frozenset(neutral_nouns())
+    | frozenset(w for value in neutral_nouns().values() for w in value.split())
 )
 
 
@@ -53,11 +56,12 @@ def content_words(text: str) -> set[str]:
     words removed)."""
     spans = [(m.start, m.end) for m in leaked_mentions(text)]
     words = set()
+    person_words = _person_words()
     for match in _WORD.finditer(text):
         if any(lo <= match.start() < hi for lo, hi in spans):
             continue
         word = match.group().lower()
-        if word in _STOPWORDS or word in _PERSON_WORDS:
+        if word in _STOPWORDS or word in person_words:
             continue
         words.add(_stem(word))
     return words
