@@ -41,7 +41,7 @@ from safellava.attributes.registry import (
 SAFE_LLAVA_REFUSAL = "I'm sorry, but I cannot provide information related to biometric attributes."
 
 for _attribute in builtin.PRISM_ATTRIBUTES:
-    register(_attribute)
+    register(_attribute, permanent=True)
 
 
 @contextmanager

@@ -126,6 +126,9 @@ class Attribute:
 # --------------------------------------------------------------------------------------------------
 
 _registered: dict[str, Attribute] = {}
+# Attributes that cannot be removed: PRISM's five, which the lexicon's phrase rules and the PRISM
+# protocol rely on.
+_permanent: set[str] = set()
 _version = 0
 
 
@@ -139,10 +142,13 @@ def _changed() -> None:
     _version += 1
 
 
-def register(attribute: Attribute) -> Attribute:
-    """Add `attribute`; raises `RegistryError` naming what clashes or is malformed. Returns it."""
+def register(attribute: Attribute, *, permanent: bool = False) -> Attribute:
+    """Add `attribute`; raises `RegistryError` naming what clashes or is malformed. Returns it.
+    `permanent`: it can never be removed (PRISM's five are registered so)."""
     _check(attribute)
     _registered[attribute.key] = attribute
+    if permanent:
+        _permanent.add(attribute.key)
     _changed()
     return attribute
 
@@ -151,6 +157,8 @@ def unregister(key: str) -> None:
     """Remove a registered attribute (one another attribute's terms still name cannot be removed)."""
     if key not in _registered:
         raise RegistryError(f"attribute {key!r} is not registered; registered: {', '.join(_registered)}")
+    if key in _permanent:
+        raise RegistryError(f"attribute {key!r} is one of PRISM's attributes and cannot be removed")
     users = [a.key for a in _registered.values() if a.key != key and any(key in t.attributes for t in a.terms)]
     if users:
         raise RegistryError(f"attribute {key!r} is named by the terms of {users}; remove those first")
@@ -206,6 +214,9 @@ def restore(attributes: Sequence[Attribute]) -> None:
     """Make the registry hold exactly `attributes` (a `snapshot` from another process)."""
     if tuple(attributes) == all_attributes():
         return
+    missing = _permanent - {a.key for a in attributes}
+    if missing:
+        raise RegistryError(f"a registry without {sorted(missing)} cannot be restored: they are permanent")
     _registered.clear()
     for attribute in attributes:
         _check(attribute)

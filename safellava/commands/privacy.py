@@ -113,7 +113,7 @@ def run_audit(args: argparse.Namespace) -> int:
 def run_clean(args: argparse.Namespace) -> int:
     from safellava.atomic import refuse_overwriting_inputs, write_json
     from safellava.privacy.clean import clean_file
-    from safellava.privacy.lexicon import ATTRIBUTES, SAFE_LLAVA_REFUSAL
+    from safellava.attributes import ATTRIBUTES, SAFE_LLAVA_REFUSAL
 
     _check_files([args.input])
     refuse_overwriting_inputs([args.input], {"output": args.output, "--changes": args.changes, "--stats": args.stats})

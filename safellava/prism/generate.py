@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from safellava.prism.answers import Answer, append_answers, make_answer, read_answers, write_answers
 from safellava.prism.tasks import Question, TaskSet
+from safellava.records import IMAGE_TOKEN
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -86,7 +87,7 @@ class TrainingTemplatePrompts:
         rows = [
             self._render(
                 self.template,
-                [{"from": "human", "value": "<image>\n" + q.text}],
+                [{"from": "human", "value": IMAGE_TOKEN + "\n" + q.text}],
                 self.processor.tokenizer,
                 self._image_token_id,
                 self._image_tokens,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+from safellava.attributes import SAFE_LLAVA_REFUSAL
 from safellava.records import IMAGE_TOKEN
 from safellava.synth import prism_tasks
 from safellava.synth.descriptions import (
@@ -70,7 +71,7 @@ def _scaffolding() -> list[str]:
 
 
 def _fixed_prompts() -> list[str]:
-    lines = [prism_tasks.SAFE_LLAVA_REFUSAL, SHORT_ANSWER_SUFFIX]
+    lines = [SAFE_LLAVA_REFUSAL, SHORT_ANSWER_SUFFIX]
     for category in prism_tasks.CATEGORIES:
         lines += [prism_tasks.soft_refusal_prompt(category), prism_tasks.hard_refusal_prompt(category)]
     lines += list(prism_tasks.IMPLICIT_PROMPTS)
@@ -112,7 +113,7 @@ def _sampled_texts(seed: int) -> list[str]:
         for record in records:
             lines += [turn["value"].replace(IMAGE_TOKEN, "").strip() for turn in record["conversations"]]
         # What cleaned data says instead of each biometric answer.
-        lines += [prism_tasks.SAFE_LLAVA_REFUSAL] * sum(len(b.asked) for b in built)
+        lines += [SAFE_LLAVA_REFUSAL] * sum(len(b.asked) for b in built)
         # Neutral forms, as a cleaner would leave them.
         lines.append(caption(scene, rng, NEUTRAL))
         lines.append(describe(scene, rng, NEUTRAL))
