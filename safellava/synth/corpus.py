@@ -24,7 +24,6 @@ from safellava.synth.descriptions import (
 )
 from safellava.synth.language import BIOMETRIC_TERMS, NEUTRAL, NUMBER_WORDS, RACE_WORDS, WEIGHT_ADJECTIVES
 from safellava.synth.questions import BIOMETRIC_QUESTIONS, SHORT_ANSWER_SUFFIX, person_question
-from safellava.synth.records import finetune_record, pretrain_record
 from safellava.synth.scene import (
     ACTIONS,
     BACKGROUNDS,
@@ -34,6 +33,7 @@ from safellava.synth.scene import (
     sample_scene,
 )
 from safellava.synth.smalltalk import text_conversation
+from safellava.synth.training_records import finetune_record, pretrain_record
 
 VICUNA_SYSTEM_PROMPT = (
     "A chat between a curious user and an artificial intelligence assistant. "

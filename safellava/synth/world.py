@@ -30,7 +30,6 @@ from safellava.synth import prism_tasks
 from safellava.synth.corpus import tokenizer_corpus
 from safellava.synth.draw import draw_scene
 from safellava.synth.language import SHOWN_ATTRIBUTES, mentioned_attributes
-from safellava.synth.records import FINETUNE_MIX, finetune_record, pretrain_record
 from safellava.synth.scene import (
     ACTIONS,
     AGES,
@@ -43,6 +42,7 @@ from safellava.synth.scene import (
     Scene,
     sample_scene,
 )
+from safellava.synth.training_records import FINETUNE_MIX, finetune_record, pretrain_record
 
 __all__ = ["WorldPaths", "generate_world", "tokenizer_corpus", "load_manifest"]
 
