@@ -23,7 +23,8 @@ from safellava.model import load_llava, load_model_recipe, quantization_config
 from safellava.model.recipe import ModelRecipe
 from safellava.train.checkpoints import CheckpointCompletionCallback, resolve_resume
 from safellava.train.config import ConfigError, RunConfig, dump_yaml
-from safellava.train.hardware import init_cpu_process_group_for_deepspeed, resolve_bf16
+from safellava.distributed import init_cpu_process_group_for_deepspeed
+from safellava.train.hardware import resolve_bf16
 from safellava.train.stages import STAGES, Stage
 from safellava.train.trackers import normalise_report_to, tracker_environment, wandb_note
 from safellava.train.training_data import TrainingData, build_training_data, prepare_synthetic_data, rendering
@@ -165,7 +166,7 @@ def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_di
 
 def _save_base(model, processor, base: Path) -> Path:
     from safellava.model.build import save_llava
-    from safellava.prism.generate import distributed_state
+    from safellava.distributed import distributed_state
 
     state = distributed_state()  # the process group as the launcher set it up, CPU-only machines included
     if state.is_main_process and not (base / "config.json").exists():
