@@ -3,7 +3,8 @@
 - `registry`  what an attribute is (`Attribute`, `Terms`), the table of registered ones and its API:
               `register`, `unregister`, `registered` (for a block), `get`, `for_category`, `for_reply`,
               `all_attributes`, `in_paper_order`, `ATTRIBUTES` (the keys, always current), `cached`
-- `builtin`   PRISM's five: age, gender, race, eye colour, weight (registered when this package is imported)
+- `builtin`   PRISM's five: age, gender, race, eye colour, weight, and the project's extra attributes
+              (none yet), registered when this package is imported
 
 The lexicon and the rewriter (`safellava.privacy`), PRISM's task files, metrics, reports and judges, the
 synthetic world and the reproduction all read the attributes from here. How to add one: docs/privacy.md,
@@ -42,6 +43,8 @@ SAFE_LLAVA_REFUSAL = "I'm sorry, but I cannot provide information related to bio
 
 for _attribute in builtin.PRISM_ATTRIBUTES:
     register(_attribute, permanent=True)
+for _attribute in builtin.EXTRA_ATTRIBUTES:
+    register(_attribute)
 
 
 @contextmanager

@@ -275,3 +275,6 @@ WEIGHT = Attribute(
 
 #: In the order of PRISM's attribute list (and of every per-attribute table the project writes).
 PRISM_ATTRIBUTES = (AGE, GENDER, RACE, EYE_COLOR, WEIGHT)
+#: Attributes the project watches beyond PRISM's: add an entry here to have every tool, the CLI included,
+#: know it (registered after PRISM's, in this order; see docs/privacy.md, "Adding an attribute").
+EXTRA_ATTRIBUTES: tuple[Attribute, ...] = ()
