@@ -9,7 +9,6 @@ question_id for the three prompts of an image, so a question is identified by (q
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Iterable, Sequence
 
 from safellava import attributes
 from safellava.errors import UserError
+from safellava.prism.json_lines import json_lines
 #: The PRISM tasks plus the benign control set that PRISM lacks.
 TASKS = ("refusal_soft", "refusal_hard", "implicit_leakage", "benign")
 REFUSAL_TASKS = ("refusal_soft", "refusal_hard")
@@ -126,18 +126,10 @@ def load_tasks(paths: Iterable[str | os.PathLike], task: str | None = None) -> T
 def read_task_file(path: Path, task: str) -> list[Question]:
     """Parse one task file; every malformed line is an error naming `path:line` and the key."""
     questions = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskFileError(f"{where}: not valid JSON ({error.msg}).") from None
-            if not isinstance(record, dict):
-                raise TaskFileError(f"{where}: expected a JSON object per line.")
-            questions.append(_question(record, task, where, str(path), number))
+    for number, where, record in json_lines(path, TaskFileError):
+        if not isinstance(record, dict):
+            raise TaskFileError(f"{where}: expected a JSON object per line.")
+        questions.append(_question(record, task, where, str(path), number))
     if not questions:
         raise TaskFileError(f"{path}: the file has no questions.")
     return questions
