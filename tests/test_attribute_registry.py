@@ -18,6 +18,7 @@ from safellava import attributes
 from safellava.attributes import SAFE_LLAVA_REFUSAL, Attribute, RegistryError, Terms
 from safellava.privacy.audit import audit_files
 from safellava.privacy.clean import clean_file
+from safellava.privacy.fidelity import REWRITE_SYSTEM_PROMPT, rewrite_system_prompt
 from safellava.privacy.lexicon import attributes_asked, attributes_mentioned, find_mentions, is_refusal
 from safellava.prism.judges import build_judge, load_judge_prompts, parse_leakage_reply
 from safellava.prism.report import paper_columns
@@ -87,6 +88,7 @@ def test_the_lexicon_reads_a_registered_attribute_and_forgets_it_when_removed():
         assert attributes_mentioned("The blonde person is smiling, but I cannot tell their age.") == {"hair_color"}
     assert attributes_mentioned(text) == set()
     assert attributes_asked("What color is the woman's hair?") == set()
+    assert rewrite_system_prompt() == REWRITE_SYSTEM_PROMPT
 
 
 def test_audit_counts_it_in_worker_processes(tmp_path, hair_color):
@@ -111,6 +113,7 @@ def test_clean_refuses_and_rewrites_it(tmp_path, hair_color):
     assert report["answers_leaking_before"]["hair_color"] == 1
     assert report["residual"]["records"]["hair_color"] == 0
     assert audit_files([str(dst)], progress=False).answers["hair_color"] == 0
+    assert rewrite_system_prompt().endswith("Treat hair color the same way.")  # the optional LLM pass
 
 
 def test_judges_know_it(hair_color):

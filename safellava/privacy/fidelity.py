@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from safellava import attributes
+from safellava.attributes.builtin import PRISM_ATTRIBUTES
 from safellava.privacy.lexicon import PERSON_NOUNS, leaked_mentions
 from safellava.privacy.rewrite import neutral_nouns
 
@@ -26,6 +27,8 @@ REWRITE_SYSTEM_PROMPT = (
     "numbers and counts, actions, positions, text in the image, and the writing style. Reply with the "
     "edited text only, nothing else."
 )
+
+_PRISM_KEYS = frozenset(a.key for a in PRISM_ATTRIBUTES)
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 # Function words and person words do not count as content: the rewrite may change them freely.
@@ -41,6 +44,14 @@ _person_words = attributes.cached(
     | frozenset(neutral_nouns())
     | frozenset(w for value in neutral_nouns().values() for w in value.split())
 )
+
+
+def rewrite_system_prompt() -> str:
+    """`REWRITE_SYSTEM_PROMPT`, naming also the registered attributes beyond PRISM's five."""
+    extra = [a.name for a in attributes.all_attributes() if a.key not in _PRISM_KEYS]
+    if not extra:
+        return REWRITE_SYSTEM_PROMPT
+    return REWRITE_SYSTEM_PROMPT + f" Treat {', '.join(extra)} the same way."
 
 
 def _stem(word: str) -> str:
@@ -95,7 +106,7 @@ class LlmRewrite:
 def guarded_rewrite(original: str, fallback: str, backend: object, threshold: float = 0.9) -> LlmRewrite:
     """Ask `backend` to neutralise `original`; keep its answer only if it passes the guard."""
     messages = [
-        {"role": "system", "content": REWRITE_SYSTEM_PROMPT},
+        {"role": "system", "content": rewrite_system_prompt()},
         {"role": "user", "content": original},
     ]
     try:
