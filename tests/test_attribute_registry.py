@@ -1,9 +1,10 @@
 """The attribute registry: one entry reaches every part of the project.
 
 A throwaway attribute (hair colour) is registered at run time, from this file alone (no source file is
-edited), and is then counted by `audit`, rewritten and refused by `clean`, detected and refused by the
-lexicon judge, named by the LLM judge's prompt and parsed from its replies, and scored and reported by
-`safellava prism score` (a row, a column and a chart bar). Without the registration none of it happens.
+edited), and is then counted by `audit`, rewritten and refused by `clean` (and named to its optional LLM
+pass), detected and refused by the lexicon judge, named by the LLM judge's prompt and parsed from its
+replies, and scored and reported by `safellava prism score` (a row, a column and a chart bar). Without the
+registration none of it happens.
 """
 
 from __future__ import annotations

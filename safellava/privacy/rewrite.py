@@ -80,6 +80,7 @@ def _neutral_nouns() -> dict[str, str]:
 
 #: The current person-noun replacements (`neutral_nouns()["mother"] == "parent"`).
 neutral_nouns = attributes.cached(_neutral_nouns)
+
 # Child nouns lose the size words that only make sense for a child ("a little girl" -> "a person").
 _CHILD_NOUNS = frozenset("boy boys girl girls child children kid kids baby babies toddler toddlers infant infants".split())
 _CHILD_SIZE = frozenset("little small tiny baby".split())
