@@ -38,11 +38,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from safellava.attributes import ATTRIBUTES, SAFE_LLAVA_REFUSAL  # noqa: E402
 from safellava.errors import UserError  # noqa: E402
 from safellava.prism.answers import read_answers  # noqa: E402
 from safellava.prism.judges import JudgeReplyError, build_judge, parse_leakage_reply, parse_refusal_reply  # noqa: E402
-from safellava.prism.tasks import ATTRIBUTES, REFUSAL_TASKS, task_from_name  # noqa: E402
-from safellava.privacy.lexicon import SAFE_LLAVA_REFUSAL  # noqa: E402
+from safellava.prism.tasks import REFUSAL_TASKS, task_from_name  # noqa: E402
 
 LEXICON = "lexicon"
 JUDGE_NAMES = {"gpt5nano": "gpt-5-nano", "gemini20flash": "gemini-2.0-flash"}

@@ -7,7 +7,7 @@ from PIL import Image
 
 from safellava.model import apply_tune_policy, build_llava, count_parameters, enable_gradient_checkpointing
 from safellava.model import load_model_recipe, quantization_config
-from safellava.model.tuning import lora_target_names
+from safellava.model.freeze_and_adapt import lora_target_names
 
 
 def _tiny(language_model: str):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from safellava import reproduce
-from safellava.prism.report import PAPER_COLUMNS
+from safellava.prism.report import paper_columns
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,12 +66,12 @@ def test_comparison_table_has_the_paper_layout_and_both_runs(fast_run):
     out, _ = fast_run
     lines = (out / "comparison.md").read_text().splitlines()
     header = [cell.strip() for cell in lines[0].strip("|").split("|")]
-    assert header == ["run", "model", "judge", *(title for title, _ in PAPER_COLUMNS), "missing", "judge errors"]
+    assert header == ["run", "model", "judge", *(title for title, _ in paper_columns()), "missing", "judge errors"]
     rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[2:4]]
     assert [row[0] for row in rows] == ["baseline", "safe"]
     assert all(len(row) == len(header) and row[2] == "lexicon" for row in rows)
     for row in rows:  # every paper figure is a number (benign and over-refusal included)
-        for cell in row[3 : 3 + len(PAPER_COLUMNS)]:
+        for cell in row[3 : 3 + len(paper_columns())]:
             assert 0.0 <= float(cell) <= 100.0
 
 

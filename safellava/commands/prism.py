@@ -182,7 +182,8 @@ def _finish(summary: dict, out: str) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     try:
-        from safellava.prism.generate import GenerationSettings, distributed_state, load_model
+        from safellava.distributed import distributed_state
+        from safellava.prism.generate import GenerationSettings, load_model
         from safellava.prism.pipeline import locate_images, run_prism
         from safellava.prism.tasks import sample_tasks
 

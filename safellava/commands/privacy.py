@@ -32,13 +32,14 @@ the input). Outputs appear only when complete; an interrupted run leaves none.
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from safellava.attributes import ATTRIBUTES
     from safellava.privacy.parallel import default_workers
 
     audit = subparsers.add_parser(
         "audit",
         help="count records whose answers mention (or questions ask for) biometric attributes",
-        description="Audit LLaVA JSON/JSONL conversation files for the five PRISM attributes (age, gender, race, "
-        "eye_color, weight): per attribute, the records whose assistant answers/captions mention it and the "
+        description=f"Audit LLaVA JSON/JSONL conversation files for the biometric attributes ({', '.join(ATTRIBUTES)}): "
+        "per attribute, the records whose assistant answers/captions mention it and the "
         "records with a human question asking for it. Prints a Markdown table with examples; malformed "
         "records are counted and listed.",
         epilog=AUDIT_EXAMPLES,
@@ -113,7 +114,7 @@ def run_audit(args: argparse.Namespace) -> int:
 def run_clean(args: argparse.Namespace) -> int:
     from safellava.atomic import refuse_overwriting_inputs, write_json
     from safellava.privacy.clean import clean_file
-    from safellava.privacy.lexicon import ATTRIBUTES, SAFE_LLAVA_REFUSAL
+    from safellava.attributes import ATTRIBUTES, SAFE_LLAVA_REFUSAL
 
     _check_files([args.input])
     refuse_overwriting_inputs([args.input], {"output": args.output, "--changes": args.changes, "--stats": args.stats})

@@ -5,7 +5,7 @@ from safellava.model.processor import image_token_count
 from safellava.model.recipe import ModelRecipe, RecipeError, load_model_recipe
 from safellava.model.summary import count_parameters
 from safellava.model.tune_policy import TunePolicy, TunePolicyError
-from safellava.model.tuning import apply_tune_policy, enable_gradient_checkpointing, quantization_config
+from safellava.model.freeze_and_adapt import apply_tune_policy, enable_gradient_checkpointing, quantization_config
 
 __all__ = [
     "ModelRecipe",

@@ -29,7 +29,8 @@ from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
 from safellava.atomic import write_text
 from safellava.config import ConfigProblem
-from safellava.model.module_map import MODULE_KEYS
+from safellava.model.dtypes import TORCH_DTYPES
+from safellava.model.module_map import NEVER_QUANTIZED
 from safellava.model.processor import IMAGE_TOKEN, build_image_processor, build_processor
 from safellava.model.recipe import ModelRecipe, RecipeError, load_model_recipe
 from safellava.model.tokenizer_source import load_tokenizer
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 METADATA_FILE = "safellava.json"
 _VISION_MODEL_TYPES = {"clip": "clip_vision_model", "siglip": "siglip_vision_model"}
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def build_llava(
@@ -58,7 +58,7 @@ def build_llava(
     if recipe.checkpoint:
         return load_llava(recipe.checkpoint, dtype=recipe.dtype, quantization_config=quantization_config, recipe=recipe)
     torch.manual_seed(seed)
-    dtype = _DTYPES[recipe.dtype]
+    dtype = TORCH_DTYPES[recipe.dtype]
     tokenizer = load_tokenizer(recipe)
     vision = _load_vision_tower(recipe, dtype)
     causal_lm = _load_causal_lm(recipe, dtype, quantization_config, vocab_size=len(tokenizer))
@@ -239,10 +239,9 @@ def load_llava(
 ) -> tuple[LlavaForConditionalGeneration, LlavaProcessor]:
     """Load a llava-hf style checkpoint (ours or e.g. `llava-hf/llava-1.5-7b-hf`) to keep training or evaluate it."""
     if isinstance(dtype, str):
-        dtype = _DTYPES[dtype]
+        dtype = TORCH_DTYPES[dtype]
     if quantization_config is not None:
-        # Only the language model is quantized (trap 7 of LLaVA recipes).
-        quantization_config.llm_int8_skip_modules = [MODULE_KEYS["vision_tower"], MODULE_KEYS["projector"], "lm_head"]
+        quantization_config.llm_int8_skip_modules = list(NEVER_QUANTIZED)
     attention = attention_settings(recipe) if recipe is not None else {}
     model = AutoModelForImageTextToText.from_pretrained(
         path, dtype=dtype, quantization_config=quantization_config, **attention

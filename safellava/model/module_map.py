@@ -19,6 +19,10 @@ MODULE_KEYS: dict[str, str] = {
     "language_model": "model.language_model",
     "lm_head": "lm_head",
 }
+# Parts a QLoRA model keeps in full precision: only the language model's body is quantized to 4 bit.
+# The vision tower and projector stay as trained (the projector trains in full next to the adapter),
+# and the head, which maps to the vocabulary, would lose too much in 4 bit.
+NEVER_QUANTIZED: tuple[str, ...] = (MODULE_KEYS["vision_tower"], MODULE_KEYS["projector"], MODULE_KEYS["lm_head"])
 
 
 def part_of(parameter_name: str) -> str:

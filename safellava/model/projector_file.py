@@ -2,7 +2,8 @@
 
 We write `projector.safetensors` with the projector's own keys (`linear_1.weight`, …). We also read the
 original LLaVA release's `mm_projector.bin`, whose keys are `model.mm_projector.0.*` / `.2.*` for the two
-Linear layers of `mlp2x_gelu` (LLaVA trap 9: the key names differ between the two layouts).
+Linear layers of `mlp2x_gelu`: the same weights under other names, which `read_projector_file` renames
+to ours (`0` → `linear_1`, `2` → `linear_2`).
 """
 
 from __future__ import annotations

@@ -12,9 +12,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from safellava.config import ConfigError, ConfigProblem, Origins, Problems, Range, from_mapping, not_a_setting
-from safellava.config import read_yaml_file, setting, settings_of
+from safellava.config import (
+    ConfigError,
+    ConfigProblem,
+    Origins,
+    Problems,
+    Range,
+    from_mapping,
+    not_a_setting,
+    read_yaml_file,
+    setting,
+    settings_of,
+)
 from safellava.data.templates import TEMPLATES
+from safellava.model.dtypes import DTYPE_NAMES
 from safellava.model.tune_policy import TunePolicy
 
 MODELS_DIR = Path(__file__).resolve().parents[2] / "configs" / "models"
@@ -26,7 +37,6 @@ TOKENIZER_TRAINERS = ("sentencepiece_llama", "qwen_bpe")
 SELECT_STRATEGIES = ("default", "full")
 ATTENTION_KINDS = ("sdpa", "flash_attention_2", "eager")
 
-DTYPES = ("float32", "bfloat16", "float16")
 IMAGE_ASPECTS = ("pad", "resize")
 
 
@@ -60,7 +70,7 @@ class TokenizerSpec:
     pretrained: str | None = None  # defaults to the language model's source
     train: str | None = setting(None, choices=TOKENIZER_TRAINERS)  # build a real tokenizer offline
     vocab_size: int = setting(1000, range=Range(at_least=1))
-    corpus: str = "synth"  # text the offline tokenizer is trained on: `synth` or a text file
+    corpus: str | None = None  # text the offline tokenizer is trained on: a named corpus (`synth`) or a text file
     # Length of the pretrained tokenizer before LLaVA's tokens, when it differs from the LM's vocab_size
     # (Qwen2: 151,646 tokens, 151,936 rows). Only offline summaries need it.
     base_size: int | None = None
@@ -82,7 +92,7 @@ class LoraSpec:
 class QuantSpec:
     quant_type: str = setting("nf4", choices=("nf4", "fp4"))
     double_quant: bool = True
-    compute_dtype: str = setting("bfloat16", choices=DTYPES)
+    compute_dtype: str = setting("bfloat16", choices=DTYPE_NAMES)
 
 
 @dataclass
@@ -96,7 +106,7 @@ class ModelRecipe:
     tune: TunePolicy = field(default_factory=TunePolicy)
     lora: LoraSpec = field(default_factory=LoraSpec)
     qlora: QuantSpec = field(default_factory=QuantSpec)
-    dtype: str = setting("float32", choices=DTYPES)  # weights dtype when building
+    dtype: str = setting("float32", choices=DTYPE_NAMES)  # weights dtype when building
     image_aspect: str = setting("pad", choices=IMAGE_ASPECTS)  # how training and evaluation preprocess images
     # Attention kernel for both towers: sdpa (PyTorch's fused attention) | flash_attention_2 (needs the
     # flash-attn package and a CUDA GPU, bf16/fp16) | eager.

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 from safellava.model.processor import IMAGE_TOKEN
 from safellava.model.recipe import ModelRecipe
@@ -44,20 +45,37 @@ def add_llava_tokens(tokenizer):
     return tokenizer
 
 
-def corpus_texts(corpus: str) -> list[str]:
-    """`synth` (the synthetic world's text) or a path to a UTF-8 text file with one text per line."""
-    if corpus == "synth":
-        from safellava.synth import tokenizer_corpus
+def _synthetic_world_text() -> list[str]:
+    from safellava.synth import tokenizer_corpus
 
-        return list(tokenizer_corpus(seed=0))
+    return list(tokenizer_corpus(seed=0))
+
+
+#: Corpora a recipe's `tokenizer.corpus` may name instead of a text file.
+NAMED_CORPORA: dict[str, Callable[[], list[str]]] = {
+    "synth": _synthetic_world_text,  # the synthetic world's captions, answers and prompts (seed 0)
+}
+
+
+def corpus_texts(corpus: str) -> list[str]:
+    """A named corpus (`NAMED_CORPORA`) or a path to a UTF-8 text file with one text per line."""
+    if corpus in NAMED_CORPORA:
+        return NAMED_CORPORA[corpus]()
     path = Path(corpus)
     if not path.exists():
-        raise FileNotFoundError(f"tokenizer corpus {corpus!r} is neither 'synth' nor an existing text file")
+        raise FileNotFoundError(
+            f"tokenizer corpus {corpus!r} is neither a named corpus ({', '.join(NAMED_CORPORA)}) nor an existing text file"
+        )
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def _trained_tokenizer_dir(recipe: ModelRecipe) -> Path:
     spec = recipe.tokenizer
+    if not spec.corpus:
+        raise ValueError(
+            f"{recipe.source}: `tokenizer.train: {spec.train}` needs `tokenizer.corpus`, the text to train it on: "
+            f"{' or '.join(NAMED_CORPORA)}, or a text file with one text per line"
+        )
     texts = corpus_texts(spec.corpus)
     key = hashlib.sha256(json.dumps([spec.train, spec.vocab_size, texts]).encode()).hexdigest()[:16]
     folder = cache_dir() / "tokenizers" / f"{spec.train}-{spec.vocab_size}-{key}"

@@ -12,10 +12,11 @@ Importing this package does not import torch; generation imports it when called.
 
 from __future__ import annotations
 
+from safellava.attributes import ATTRIBUTES
 from safellava.prism.answers import Answer, read_answers
 from safellava.prism.evaluate import TaskResult, evaluate, score_task
 from safellava.prism.judges import JUDGE_KINDS, Judge, build_judge
-from safellava.prism.tasks import ATTRIBUTES, TASKS, ImageLocator, Question, TaskSet, load_tasks, sample_tasks
+from safellava.prism.tasks import TASKS, ImageLocator, Question, TaskSet, load_tasks, sample_tasks
 
 __all__ = [
     "ATTRIBUTES",

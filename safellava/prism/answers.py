@@ -16,6 +16,7 @@ from typing import Iterable, Sequence
 
 from safellava.atomic import atomic_write
 from safellava.errors import UserError
+from safellava.prism.json_lines import json_lines
 from safellava.prism.tasks import Question
 
 
@@ -64,30 +65,9 @@ def read_answers(path: str | os.PathLike, *, tolerate_torn_tail: bool = False) -
             used only when resuming our own files. Any other bad line is an `AnswerFileError`.
     """
     path = Path(path)
-    answers = []
-    lines = path.read_bytes().split(b"\n")
-    last = max((i for i, line in enumerate(lines) if line.strip()), default=-1)
-    for index, raw in enumerate(lines):
-        if not raw.strip():
-            continue
-        where = f"{path}:{index + 1}"
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            if tolerate_torn_tail and index == last:
-                break  # a write cut inside a multi-byte character
-            raise AnswerFileError(
-                f"{where}: not UTF-8 text (byte {error.start + 1} of the line is {raw[error.start]:#04x}); "
-                f"save the file as UTF-8"
-            ) from None
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            if tolerate_torn_tail and index == last:
-                break  # the interrupted write is redone on resume
-            raise AnswerFileError(f"{where}: not valid JSON ({error.msg}).") from None
-        answers.append(_answer(record, where, str(path), index + 1))
-    return answers
+    # A torn last line is an interrupted write, redone on resume.
+    lines = json_lines(path, AnswerFileError, tolerate_torn_tail=tolerate_torn_tail)
+    return [_answer(record, where, str(path), number) for number, where, record in lines]
 
 
 def _answer(record: object, where: str, source: str, line: int) -> Answer:

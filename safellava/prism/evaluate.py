@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from safellava import attributes
 from safellava.errors import UserError
 from safellava.prism import metrics
 from safellava.prism.answers import Answer
 from safellava.prism.judges.base import Judge
-from safellava.prism.tasks import ATTRIBUTES, REFUSAL_TASKS, TASKS, Question
+from safellava.prism.tasks import REFUSAL_TASKS, TASKS, Question, attribute_categories
 
 #: How many distinct judge-error messages a summary keeps as examples.
 ERROR_EXAMPLES = 5
@@ -147,10 +148,10 @@ def _items(
             continue
         seen.add(answer.key)
         category = answer.question_id.split("/", 1)[0]
-        if task in REFUSAL_TASKS and category.lower() not in ATTRIBUTES:
+        if task in REFUSAL_TASKS and attributes.for_category(category) is None:
             raise ScoringError(
                 f"{answer.source}:{answer.line}: question_id {answer.question_id!r} does not start with a "
-                f"PRISM attribute (Age/, Gender/, Race/, Eye_Color/, Weight/); pass the task files."
+                f"PRISM attribute ({attribute_categories()}, then '/'); pass the task files."
             )
         items.append(_Item(answer.question_id, answer.prompt, category, (), answer))
     return items, duplicates, []

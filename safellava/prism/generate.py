@@ -17,8 +17,10 @@ from typing import Any, Callable, Iterator, Mapping, NamedTuple, Sequence
 
 from tqdm import tqdm
 
+from safellava.distributed import distributed_state
 from safellava.prism.answers import Answer, append_answers, make_answer, read_answers, write_answers
 from safellava.prism.tasks import Question, TaskSet
+from safellava.records import IMAGE_TOKEN
 
 PARTIAL_SUFFIX = ".partial"
 
@@ -86,7 +88,7 @@ class TrainingTemplatePrompts:
         rows = [
             self._render(
                 self.template,
-                [{"from": "human", "value": "<image>\n" + q.text}],
+                [{"from": "human", "value": IMAGE_TOKEN + "\n" + q.text}],
                 self.processor.tokenizer,
                 self._image_token_id,
                 self._image_tokens,
@@ -131,20 +133,6 @@ def _pad_id(tokenizer: Any) -> int:
 
 # --------------------------------------------------------------------------------------------------
 # Generation
-
-
-def distributed_state() -> Any:
-    """accelerate's process state, started for CPU-only ranks too.
-
-    accelerate's state reads its `cpu` flag only when first created; without it, CPU processes started by
-    torchrun/accelerate each believe they are rank 0 of 1. If a trainer already created the state, that
-    one is returned unchanged.
-    """
-    import torch
-    from accelerate import PartialState
-
-    forced = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes")
-    return PartialState(cpu=forced or not torch.cuda.is_available())
 
 
 def generate_answers(

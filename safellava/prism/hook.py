@@ -116,7 +116,7 @@ class PrismEvaluator:
 
     def evaluate(self, model, processor, state, args) -> dict[str, float]:
         """All ranks call this together; every rank returns the same figures."""
-        from safellava.prism.generate import distributed_state
+        from safellava.distributed import distributed_state
 
         started = time.monotonic()
         rng = _capture_rng()

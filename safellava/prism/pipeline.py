@@ -8,14 +8,10 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from safellava.distributed import distributed_state
 from safellava.prism.answers import Answer, read_answers
 from safellava.prism.evaluate import TaskResult, evaluate
-from safellava.prism.generate import (
-    GenerationSettings,
-    distributed_state,
-    generate_task_answers,
-    resolve_image_aspect,
-)
+from safellava.prism.generate import GenerationSettings, generate_task_answers, resolve_image_aspect
 from safellava.prism.judges.base import Judge
 from safellava.prism.report import build_summary, write_report
 from safellava.prism.tasks import TASKS, ImageLocator, TaskFileError, TaskSet, task_from_name

@@ -8,24 +8,25 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from safellava import attributes
 from safellava.atomic import atomic_write, save_image, write_json, write_text
 from safellava.prism.evaluate import TaskResult
-from safellava.prism.tasks import ATTRIBUTES, TASKS
+from safellava.prism.tasks import TASKS
 
-#: Paper layout: (column title, path into summary.json). Over-refusal is lower-is-better.
-PAPER_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("ref soft", ("refusal_soft", "accuracy", "overall")),
-    ("ref hard", ("refusal_hard", "accuracy", "overall")),
-    ("L gender", ("implicit_leakage", "protection", "gender")),
-    ("L eye", ("implicit_leakage", "protection", "eye_color")),
-    ("L race", ("implicit_leakage", "protection", "race")),
-    ("L age", ("implicit_leakage", "protection", "age")),
-    ("L weight", ("implicit_leakage", "protection", "weight")),
-    ("macro", ("implicit_leakage", "protection_macro")),
-    ("L_sent", ("implicit_leakage", "protection_sentence")),
-    ("over-refusal ↓", ("benign", "over_refusal")),
-    ("benign acc", ("benign", "accuracy")),
-)
+
+def paper_columns() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The paper's layout: (column title, path into summary.json), one leakage column per registered
+    attribute in the paper's order ("L gender", "L eye", ...). Over-refusal is lower-is-better."""
+    return (
+        ("ref soft", ("refusal_soft", "accuracy", "overall")),
+        ("ref hard", ("refusal_hard", "accuracy", "overall")),
+        *((f"L {a.label}", ("implicit_leakage", "protection", a.key)) for a in attributes.in_paper_order()),
+        ("macro", ("implicit_leakage", "protection_macro")),
+        ("L_sent", ("implicit_leakage", "protection_sentence")),
+        ("over-refusal ↓", ("benign", "over_refusal")),
+        ("benign acc", ("benign", "accuracy")),
+    )
+
 SUMMARY_JSON, SUMMARY_MD, CHART_PNG = "summary.json", "summary.md", "protection.png"
 
 
@@ -89,7 +90,7 @@ def summary_markdown(summary: dict) -> str:
         "failures; judge errors are left out of the figure they affect and counted below.",
         "",
     ]
-    present = [(title, path) for title, path in PAPER_COLUMNS if path[0] in summary]
+    present = [(title, path) for title, path in paper_columns() if path[0] in summary]
     lines.append("| " + " | ".join(title for title, _ in present) + " |")
     lines.append("|" + "---|" * len(present))
     lines.append("| " + " | ".join(_with_ci(figure_node(summary, path)) for _, path in present) + " |")
@@ -107,7 +108,7 @@ def summary_markdown(summary: dict) -> str:
         lines += ["", "Refusal accuracy per attribute:", ""]
         lines.append("| attribute | " + " | ".join(refusal_tasks) + " |")
         lines.append("|---|" + "---|" * len(refusal_tasks))
-        for attribute in (*ATTRIBUTES, "overall"):
+        for attribute in (*attributes.ATTRIBUTES, "overall"):
             cells = [_with_ci(figure_node(summary, (t, "accuracy", attribute))) for t in refusal_tasks]
             lines.append(f"| {attribute} | " + " | ".join(cells) + " |")
     for task in TASKS:
@@ -129,7 +130,8 @@ def compare_markdown(out_dirs: Sequence[str | os.PathLike]) -> str:
         except json.JSONDecodeError as error:
             raise ValueError(f"{path}: not valid JSON ({error.msg}).") from None
         rows.append((path.parent.name, summary))
-    header = ["run", "model", "judge", *(title for title, _ in PAPER_COLUMNS), "missing", "judge errors"]
+    columns = paper_columns()
+    header = ["run", "model", "judge", *(title for title, _ in columns), "missing", "judge errors"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, summary in rows:
         meta = summary.get("meta", {})
@@ -141,7 +143,7 @@ def compare_markdown(out_dirs: Sequence[str | os.PathLike]) -> str:
             name,
             str(meta.get("model_id", "?")),
             str(meta.get("judge", "?")),
-            *(_value(figure_node(summary, path)) for _, path in PAPER_COLUMNS),
+            *(_value(figure_node(summary, path)) for _, path in columns),
             f"{missing}{'+?' if unknown else ''}",
             str(errors),
         ]
@@ -160,10 +162,8 @@ def draw_protection_chart(summary: dict, path: str | os.PathLike) -> None:
     from PIL import Image, ImageDraw, ImageFont
 
     leakage = summary["implicit_leakage"]
-    bars = [
-        (label, leakage["protection"][key])
-        for label, key in (("gender", "gender"), ("eye", "eye_color"), ("race", "race"), ("age", "age"), ("weight", "weight"))
-    ] + [("macro", leakage["protection_macro"]), ("sentence", leakage["protection_sentence"])]
+    per_attribute = [(a.label, leakage["protection"][a.key]) for a in attributes.in_paper_order() if a.key in leakage["protection"]]
+    bars = per_attribute + [("macro", leakage["protection_macro"]), ("sentence", leakage["protection_sentence"])]
     width, height = 720, 420
     left, right, top, bottom = 60, 20, 50, 70
     image = Image.new("RGB", (width, height), "white")
@@ -184,7 +184,7 @@ def draw_protection_chart(summary: dict, path: str | os.PathLike) -> None:
     for index, (label, figure) in enumerate(bars):
         x0 = left + index * slot + slot * 0.2
         x1 = left + (index + 1) * slot - slot * 0.2
-        colour = (70, 110, 180) if index < len(ATTRIBUTES) else (90, 160, 110)
+        colour = (70, 110, 180) if index < len(per_attribute) else (90, 160, 110)
         if figure["value"] is not None:
             draw.rectangle([x0, y_of(figure["value"]), x1, y_of(0)], fill=colour)
             low, high = figure["ci"]

@@ -9,16 +9,15 @@ question_id for the three prompts of an image, so a question is identified by (q
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from safellava import attributes
 from safellava.errors import UserError
+from safellava.prism.json_lines import json_lines
 
-#: PRISM's five biometric attributes, as keys (file categories are `Age`, `Eye_Color`, ...).
-ATTRIBUTES = ("age", "gender", "race", "eye_color", "weight")
 #: The PRISM tasks plus the benign control set that PRISM lacks.
 TASKS = ("refusal_soft", "refusal_hard", "implicit_leakage", "benign")
 REFUSAL_TASKS = ("refusal_soft", "refusal_hard")
@@ -49,8 +48,8 @@ class Question:
     @property
     def attribute(self) -> str | None:
         """The attribute asked about (refusal tasks), e.g. "eye_color"; None for implicit/benign."""
-        name = self.category.lower()
-        return name if name in ATTRIBUTES else None
+        attribute = attributes.for_category(self.category)
+        return attribute.key if attribute is not None else None
 
 
 @dataclass
@@ -70,6 +69,11 @@ class TaskSet:
 
     def task_of(self, path: Path) -> str:
         return self.files[path][0].task
+
+
+def attribute_categories() -> str:
+    """The categories a refusal question may have, for messages: "Age, Gender, Race, Eye_Color, Weight"."""
+    return ", ".join(a.category for a in attributes.all_attributes())
 
 
 def task_from_name(name: str) -> str | None:
@@ -123,18 +127,10 @@ def load_tasks(paths: Iterable[str | os.PathLike], task: str | None = None) -> T
 def read_task_file(path: Path, task: str) -> list[Question]:
     """Parse one task file; every malformed line is an error naming `path:line` and the key."""
     questions = []
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TaskFileError(f"{where}: not valid JSON ({error.msg}).") from None
-            if not isinstance(record, dict):
-                raise TaskFileError(f"{where}: expected a JSON object per line.")
-            questions.append(_question(record, task, where, str(path), number))
+    for number, where, record in json_lines(path, TaskFileError):
+        if not isinstance(record, dict):
+            raise TaskFileError(f"{where}: expected a JSON object per line.")
+        questions.append(_question(record, task, where, str(path), number))
     if not questions:
         raise TaskFileError(f"{path}: the file has no questions.")
     return questions
@@ -145,9 +141,9 @@ def _question(record: dict, task: str, where: str, source: str, number: int) -> 
         if not isinstance(record.get(key), str) or not record[key]:
             raise TaskFileError(f"{where}: missing or empty string field {key!r}.")
     category = record.get("category") or record["question_id"].split("/", 1)[0]
-    if task in REFUSAL_TASKS and category.lower() not in ATTRIBUTES:
+    if task in REFUSAL_TASKS and attributes.for_category(category) is None:
         raise TaskFileError(
-            f"{where}: category {category!r} is not a PRISM attribute ({', '.join(ATTRIBUTES)}); "
+            f"{where}: category {category!r} is not a PRISM attribute ({attribute_categories()}); "
             f"a refusal question must ask about one."
         )
     answers: tuple[str, ...] = ()

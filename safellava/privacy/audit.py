@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from safellava.privacy.lexicon import ATTRIBUTES, attributes_asked, leaked_mentions
+from safellava.attributes import ATTRIBUTES
+from safellava.privacy.lexicon import attributes_asked, leaked_mentions
 from safellava.privacy.parallel import Progress, map_ordered
-from safellava.records import ASSISTANT, FILE_ID, USER, Problem, RawRecord, ReadFault, check_text, file_problem, read_records
+from safellava.records import ASSISTANT, FILE_ID, IMAGE_TOKEN, USER, Problem, RawRecord, ReadFault, check_text, file_problem, read_records
 
 _BATCH_RECORDS = 2000
 _SNIPPET_CHARS = 70
@@ -219,7 +220,7 @@ def audit_batch(batch: list[tuple[int, int, str, int]], examples: int) -> _Batch
 def snippet(text: str, start: int, end: int) -> str:
     """The text around [start, end) on one line, with the span in **bold** (whole text if no span)."""
     if start == end:
-        flat = " ".join(text.replace("<image>", "").split())
+        flat = " ".join(text.replace(IMAGE_TOKEN, "").split())
         return flat if len(flat) <= 2 * _SNIPPET_CHARS else flat[: 2 * _SNIPPET_CHARS] + "…"
     lo, hi = max(0, start - _SNIPPET_CHARS), min(len(text), end + _SNIPPET_CHARS)
     piece = text[lo:start] + "**" + text[start:end] + "**" + text[end:hi]

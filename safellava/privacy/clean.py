@@ -30,9 +30,10 @@ from dataclasses import dataclass, field
 from typing import IO, Iterator
 
 from safellava.atomic import atomic_write, refuse_overwriting_inputs
+from safellava.attributes import ATTRIBUTES, SAFE_LLAVA_REFUSAL
 from safellava.errors import UserError
 from safellava.privacy.fidelity import LlmRewrite, guarded_rewrite
-from safellava.privacy.lexicon import ATTRIBUTES, SAFE_LLAVA_REFUSAL, attributes_asked, leaked_mentions
+from safellava.privacy.lexicon import attributes_asked, leaked_mentions
 from safellava.privacy.parallel import Progress, map_ordered
 from safellava.privacy.rewrite import neutralize, residual_reason
 from safellava.records import (

@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from safellava import attributes
+from safellava.attributes.builtin import PRISM_ATTRIBUTES
 from safellava.privacy.lexicon import PERSON_NOUNS, leaked_mentions
-from safellava.privacy.rewrite import NEUTRAL_NOUNS
+from safellava.privacy.rewrite import neutral_nouns
 
 REWRITE_SYSTEM_PROMPT = (
     "You edit image descriptions and answers so that they reveal nothing about any person's age, gender, "
@@ -26,6 +28,8 @@ REWRITE_SYSTEM_PROMPT = (
     "edited text only, nothing else."
 )
 
+_PRISM_KEYS = frozenset(a.key for a in PRISM_ATTRIBUTES)
+
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?")
 # Function words and person words do not count as content: the rewrite may change them freely.
 _STOPWORDS = frozenset(
@@ -35,9 +39,19 @@ _STOPWORDS = frozenset(
     each both all into onto over under while than then so such can could may might would should will
     appears appear seems seem looks look like person people individual individuals someone""".split()
 )
-_PERSON_WORDS = PERSON_NOUNS | frozenset(NEUTRAL_NOUNS) | frozenset(
-    w for value in NEUTRAL_NOUNS.values() for w in value.split()
+_person_words = attributes.cached(
+    lambda: PERSON_NOUNS
+    | frozenset(neutral_nouns())
+    | frozenset(w for value in neutral_nouns().values() for w in value.split())
 )
+
+
+def rewrite_system_prompt() -> str:
+    """`REWRITE_SYSTEM_PROMPT`, naming also the registered attributes beyond PRISM's five."""
+    extra = [a.name for a in attributes.all_attributes() if a.key not in _PRISM_KEYS]
+    if not extra:
+        return REWRITE_SYSTEM_PROMPT
+    return REWRITE_SYSTEM_PROMPT + f" Treat {', '.join(extra)} the same way."
 
 
 def _stem(word: str) -> str:
@@ -53,11 +67,12 @@ def content_words(text: str) -> set[str]:
     words removed)."""
     spans = [(m.start, m.end) for m in leaked_mentions(text)]
     words = set()
+    person_words = _person_words()
     for match in _WORD.finditer(text):
         if any(lo <= match.start() < hi for lo, hi in spans):
             continue
         word = match.group().lower()
-        if word in _STOPWORDS or word in _PERSON_WORDS:
+        if word in _STOPWORDS or word in person_words:
             continue
         words.add(_stem(word))
     return words
@@ -91,7 +106,7 @@ class LlmRewrite:
 def guarded_rewrite(original: str, fallback: str, backend: object, threshold: float = 0.9) -> LlmRewrite:
     """Ask `backend` to neutralise `original`; keep its answer only if it passes the guard."""
     messages = [
-        {"role": "system", "content": REWRITE_SYSTEM_PROMPT},
+        {"role": "system", "content": rewrite_system_prompt()},
         {"role": "user", "content": original},
     ]
     try:

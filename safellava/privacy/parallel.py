@@ -13,6 +13,8 @@ import sys
 from collections import deque
 from typing import Callable, Iterable, Iterator, TypeVar
 
+from safellava import attributes
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -20,14 +22,15 @@ R = TypeVar("R")
 def map_ordered(func: Callable[[T], R], batches: Iterable[T], workers: int) -> Iterator[R]:
     """Yield `func(batch)` for each batch, in order, computed by `workers` processes.
 
-    `func` must be a module-level function (it is sent to spawned processes by name)."""
+    `func` must be a module-level function (it is sent to spawned processes by name). Workers see the
+    attributes registered here, those registered at run time included."""
     if workers <= 1:
         for batch in batches:
             yield func(batch)
         return
     # spawn: a clean interpreter per worker (no inherited threads or locks from the progress bar).
     context = multiprocessing.get_context("spawn")
-    with context.Pool(processes=workers) as pool:
+    with context.Pool(processes=workers, initializer=attributes.restore, initargs=(attributes.snapshot(),)) as pool:
         pending: deque = deque()
         for batch in batches:
             pending.append(pool.apply_async(func, (batch,)))

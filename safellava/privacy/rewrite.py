@@ -22,15 +22,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from safellava import attributes
 from safellava.privacy.lexicon import (
     ADVERBS,
     ANIMAL_NOUNS,
+    BODY_PART_NOUNS,
     BREAK_WORDS,
     COPULAS,
     PERSON_NOUNS,
-    TERMS,
     Mention,
     leaked_mentions,
+    term_table,
 )
 from safellava.privacy.text import WORD_RE, sentence_spans, words_after, words_before
 
@@ -70,51 +72,15 @@ def _pairs(text: str) -> dict[str, str]:
     return out
 
 
-# Person nouns -> neutral nouns. Plurals are listed, because English plurals of these are irregular.
-NEUTRAL_NOUNS: dict[str, str] = _pairs(
-    """man=person men=people woman=person women=people lady=person ladies=people gentleman=person
-    gentlemen=people guy=person guys=people gal=person gals=people lad=person lads=people dude=person
-    dudes=people bloke=person blokes=people male=person males=people female=person females=people
-    boy=person boys=people girl=person girls=people child=person children=people kid=person kids=people
-    kiddo=person toddler=person toddlers=people infant=person infants=people newborn=person
-    newborns=people baby=person babies=people teenager=person teenagers=people teen=person teens=people
-    adolescent=person adolescents=people preteen=person preteens=people youngster=person
-    youngsters=people youth=person youths=people adult=person adults=people elder=person elders=people
-    seniors=people senior_citizen=person senior_citizens=people retiree=person retirees=people
-    pensioner=person pensioners=people schoolchild=student schoolchildren=students schoolboy=student
-    schoolboys=students schoolgirl=student schoolgirls=students
-    husband=spouse husbands=spouses wife=spouse wives=spouses mother=parent mothers=parents
-    father=parent fathers=parents mom=parent moms=parents mum=parent mums=parents dad=parent
-    dads=parents mommy=parent daddy=parent mama=parent papa=parent son=family_member
-    sons=family_members daughter=family_member daughters=family_members brother=sibling
-    brothers=siblings sister=sibling sisters=siblings aunt=relative aunts=relatives uncle=relative
-    uncles=relatives niece=relative nieces=relatives nephew=relative nephews=relatives
-    grandmother=family_member grandmothers=family_members grandfather=family_member
-    grandfathers=family_members grandma=family_member grandmas=family_members grandpa=family_member
-    grandpas=family_members granny=family_member grandparent=family_member grandparents=family_members
-    grandson=family_member grandsons=family_members granddaughter=family_member
-    granddaughters=family_members bride=newlywed brides=newlyweds groom=newlywed grooms=newlyweds
-    bridegroom=newlywed bridesmaid=wedding_guest bridesmaids=wedding_guests boyfriend=partner
-    boyfriends=partners girlfriend=partner girlfriends=partners widow=person widower=person nun=person
-    nuns=people monk=person monks=people prince=royal princes=royals princess=royal princesses=royals
-    duchess=noble actress=actor actresses=actors waitress=server waitresses=servers hostess=host
-    hostesses=hosts stewardess=flight_attendant stewardesses=flight_attendants seamstress=tailor
-    heroine=hero goddess=deity businessman=businessperson businessmen=businesspeople
-    businesswoman=businessperson businesswomen=businesspeople policeman=police_officer
-    policemen=police_officers policewoman=police_officer policewomen=police_officers
-    fireman=firefighter firemen=firefighters fisherman=fisher fishermen=fishers
-    cameraman=camera_operator cameramen=camera_operators chairman=chairperson chairwoman=chairperson
-    salesman=salesperson salesmen=salespeople saleswoman=salesperson sportsman=athlete
-    sportsmen=athletes sportswoman=athlete sportswomen=athletes craftsman=artisan craftsmen=artisans
-    horseman=rider horsemen=riders horsewoman=rider doorman=door_attendant doormen=door_attendants
-    handyman=repair_worker deliveryman=delivery_worker repairman=repair_worker repairmen=repair_workers
-    workman=worker workmen=workers mailman=mail_carrier postman=mail_carrier
-    weatherman=weather_presenter spokesman=spokesperson spokeswoman=spokesperson
-    congressman=lawmaker congresswoman=lawmaker batsman=batter batsmen=batters tradesman=tradesperson
-    frontman=lead_singer lineman=line_worker linemen=line_workers boatman=boat_operator cowboy=rider
-    cowboys=riders cowgirl=rider cowgirls=riders paperboy=newspaper_carrier bodybuilder=athlete
-    bodybuilders=athletes asians=people africans=people europeans=people"""
-)
+def _neutral_nouns() -> dict[str, str]:
+    """Person noun -> neutral noun ("woman" -> "person", "policeman" -> "police officer"): the
+    replacements the registry gives its terms."""
+    return {term: entry.neutral for term, entry in term_table().items() if entry.neutral}
+
+
+#: The current person-noun replacements (`neutral_nouns()["mother"] == "parent"`).
+neutral_nouns = attributes.cached(_neutral_nouns)
+
 # Child nouns lose the size words that only make sense for a child ("a little girl" -> "a person").
 _CHILD_NOUNS = frozenset("boy boys girl girls child children kid kids baby babies toddler toddlers infant infants".split())
 _CHILD_SIZE = frozenset("little small tiny baby".split())
@@ -145,12 +111,13 @@ _FILLER = (
         can could may might must should would will do does did not no also likely probably possibly
         perhaps approximately about around roughly estimated appear appears appearing seem seems looks
         look looking age aged ages years year old yrs descent origin heritage ancestry ethnicity ethnic
-        background build physique frame figure body type appearance eye eyes color colour colors
-        colours shade hue tint skin tone complexion hair iris between range adult
+        background build physique frame figure body type appearance color colour colors
+        colours shade hue tint tone between range adult
         kg pounds lbs weighs weigh weighing image picture photo photograph scene here there have has had
         having given based overall seemingly apparently individual's person's own which that who whom
         whose what visible slightly rather fairly small little tiny""".split()
     )
+    | frozenset(BODY_PART_NOUNS)  # eye, eyes, iris, skin, complexion, hair
 )
 # First words of an aside that may be removed as a whole (", who appears to be in his 30s,").
 _ASIDE_OPENERS = frozenset(
@@ -420,13 +387,12 @@ def _verb_follows(text: str, after: list) -> bool:
 def _colour_only_deletion(text: str, mention: Mention) -> _Edit | None:
     """Last resort for a phrase in subject/object position: keep the noun, drop the colour
     ("Her blue eyes sparkle" -> "Their eyes sparkle", "his gray hair" -> "his hair")."""
-    if mention.attribute not in ("eye_color", "race", "age"):
-        return None
     words = list(WORD_RE.finditer(text, mention.start, mention.end))
     if len(words) < 2:
         return None
     last = words[-1]
-    if last.group().lower() not in ("eyes", "eye", "iris", "skin", "hair", "complexion"):
+    # Only a colour said of a body part ("blue eyes", "fair skin", "gray hair"), not "facial hair".
+    if BODY_PART_NOUNS.get(last.group().lower()) != mention.attribute:
         return None
     return _Edit(mention.start, last.start(), "", "drop-colour")
 
@@ -508,7 +474,7 @@ def _noun_edit(text: str, mention: Mention) -> _Edit | None:
         after = words_after(text, mention.end, 1)
         if after and after[0].gap == " " and after[0].lower not in BREAK_WORDS | COPULAS and not after[0].lower.endswith("ing"):
             return _modifier_deletion(text, mention)  # "a female tennis player" -> "a tennis player"
-    replacement = NEUTRAL_NOUNS.get(key)
+    replacement = neutral_nouns().get(key)
     if replacement is None:
         return None
     start = mention.start
@@ -535,7 +501,7 @@ def _pronoun_edits(text: str, mention: Mention) -> list[_Edit]:
         is_determiner = bool(after) and after[0].gap == " " and after[0].lower not in _OBJECT_FOLLOWERS
         if word == "her" and before and before[0].lower in _BARE_INFINITIVE_VERBS and after:
             # "helps her carry the box" (object) but "helps her granddaughter" (determiner)
-            is_determiner = _base_noun(after[0].lower) in PERSON_NOUNS | NEUTRAL_NOUNS.keys() | ANIMAL_NOUNS
+            is_determiner = _base_noun(after[0].lower) in PERSON_NOUNS | neutral_nouns().keys() | ANIMAL_NOUNS
         if word == "his":
             replacement = "their" if is_determiner else "theirs"
         else:
@@ -575,7 +541,7 @@ def _agreement_edits(text: str, mention: Mention) -> list[_Edit]:
             if skipped > 2:
                 break
             continue
-        if word.lower in TERMS:
+        if word.lower in term_table():
             break  # a person noun, not a verb ("he schoolboys" is no sentence to fix)
         plural = _plural_verb(word.lower)
         if plural is not None:

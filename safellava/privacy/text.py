@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 # A word: letters/digits with inner apostrophes ("woman's", "he's"); hyphens separate words so that
 # "white-haired" is two words and the rules can see the hyphen between them.
@@ -39,17 +40,7 @@ class Word:
 
 def words_after(text: str, pos: int, limit: int, stop_at_comma: bool = False) -> list[Word]:
     """Up to `limit` words after `pos`, stopping at a clause break (and at a comma if asked)."""
-    out: list[Word] = []
-    prev_end = pos
-    for match in WORD_RE.finditer(text, pos):
-        gap = text[prev_end:match.start()]
-        if gap != " " and (_HARD_BREAK.search(gap) or (stop_at_comma and "," in gap)):
-            break
-        out.append(Word(match.group().lower(), match.start(), match.end(), gap))
-        if len(out) >= limit:
-            break
-        prev_end = match.end()
-    return out
+    return _collect(text, WORD_RE.finditer(text, pos), pos, limit, stop_at_comma, forward=True)
 
 
 def words_before(text: str, pos: int, limit: int, stop_at_comma: bool = False) -> list[Word]:
@@ -58,16 +49,24 @@ def words_before(text: str, pos: int, limit: int, stop_at_comma: bool = False) -
     found = [m for m in WORD_RE.finditer(text, lo, pos)]
     if found and lo > 0 and found[0].start() == lo:
         found = found[1:]  # the window may have cut a word in half
+    return _collect(text, reversed(found), pos, limit, stop_at_comma, forward=False)
+
+
+def _collect(
+    text: str, matches: Iterable[re.Match[str]], pos: int, limit: int, stop_at_comma: bool, forward: bool
+) -> list[Word]:
+    """Words of `matches` (read away from `pos`) until a clause break or `limit`; each word's gap is the
+    text between it and the previous word read (or `pos`)."""
     out: list[Word] = []
-    next_start = pos
-    for match in reversed(found):
-        gap = text[match.end():next_start]
+    boundary = pos
+    for match in matches:
+        gap = text[boundary:match.start()] if forward else text[match.end():boundary]
         if gap != " " and (_HARD_BREAK.search(gap) or (stop_at_comma and "," in gap)):
             break
         out.append(Word(match.group().lower(), match.start(), match.end(), gap))
         if len(out) >= limit:
             break
-        next_start = match.start()
+        boundary = match.end() if forward else match.start()
     return out
 
 

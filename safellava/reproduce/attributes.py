@@ -12,11 +12,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from safellava import attributes
 from safellava.errors import UserError
 from safellava.synth import stated_values
-
-#: PRISM's category names (the question_id prefix) → the world's attribute names.
-CATEGORY_ATTRIBUTES = {"Age": "age", "Gender": "gender", "Race": "race", "Eye_Color": "eye_color", "Weight": "weight"}
 
 
 @dataclass(frozen=True)
@@ -37,9 +35,10 @@ def attribute_reading(answers_file: Path, manifest_file: Path) -> dict[str, Attr
             continue
         row = json.loads(line)
         category, _, image = row["question_id"].partition("/")
-        attribute = CATEGORY_ATTRIBUTES.get(category)
+        found = attributes.for_category(category)
+        attribute = found.key if found is not None else None
         person = people.get(Path(image).name)
-        if attribute is None or person is None:
+        if attribute is None or person is None or attribute not in person:
             raise UserError(f"{answers_file}:{number}: question {row['question_id']!r} is not about a person of "
                             f"this world's held-out images ({manifest_file})")
         tallies.setdefault(attribute, []).append((person[attribute], stated_values(attribute, row.get("text") or "")))

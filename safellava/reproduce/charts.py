@@ -26,7 +26,7 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
     with 95 % interval whiskers."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from safellava.prism.report import PAPER_COLUMNS
+    from safellava.prism.report import paper_columns
 
     width, height, left, right, top, bottom = 1100, 440, 50, 20, 60, 60
     image = Image.new("RGB", (width, height), "white")
@@ -42,9 +42,10 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
     for tick in (0, 25, 50, 75, 100):
         draw.line([(left, y_of(tick)), (width - right, y_of(tick))], fill=(225, 225, 225))
         draw.text((left - 30, y_of(tick) - 7), f"{tick:>3}", fill="black", font=font)
-    slot = (width - left - right) / len(PAPER_COLUMNS)
+    columns = paper_columns()
+    slot = (width - left - right) / len(columns)
     bar = slot * 0.7 / len(summaries)
-    for column, (title, keys) in enumerate(PAPER_COLUMNS):
+    for column, (title, keys) in enumerate(columns):
         x = left + column * slot + slot * 0.15
         for variant, summary in summaries.items():
             node = figure_node(summary, keys)

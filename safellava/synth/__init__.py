@@ -8,9 +8,10 @@ standard library. See docs/synth.md.
 
 from __future__ import annotations
 
+from safellava.attributes import SAFE_LLAVA_REFUSAL
 from safellava.synth.corpus import tokenizer_corpus
 from safellava.synth.language import BIOMETRIC_TERMS, mentioned_attributes, stated_values
-from safellava.synth.prism_tasks import IMPLICIT_PROMPTS, SAFE_LLAVA_REFUSAL
+from safellava.synth.prism_tasks import IMPLICIT_PROMPTS
 from safellava.synth.world import WorldPaths, generate_world, load_manifest
 
 __all__ = [

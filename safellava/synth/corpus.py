@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+from safellava.attributes import SAFE_LLAVA_REFUSAL
 from safellava.records import IMAGE_TOKEN
 from safellava.synth import prism_tasks
 from safellava.synth.descriptions import (
@@ -23,7 +24,6 @@ from safellava.synth.descriptions import (
 )
 from safellava.synth.language import BIOMETRIC_TERMS, NEUTRAL, NUMBER_WORDS, RACE_WORDS, WEIGHT_ADJECTIVES
 from safellava.synth.questions import BIOMETRIC_QUESTIONS, SHORT_ANSWER_SUFFIX, person_question
-from safellava.synth.records import finetune_record, pretrain_record
 from safellava.synth.scene import (
     ACTIONS,
     BACKGROUNDS,
@@ -33,6 +33,7 @@ from safellava.synth.scene import (
     sample_scene,
 )
 from safellava.synth.smalltalk import text_conversation
+from safellava.synth.training_records import finetune_record, pretrain_record
 
 VICUNA_SYSTEM_PROMPT = (
     "A chat between a curious user and an artificial intelligence assistant. "
@@ -70,7 +71,7 @@ def _scaffolding() -> list[str]:
 
 
 def _fixed_prompts() -> list[str]:
-    lines = [prism_tasks.SAFE_LLAVA_REFUSAL, SHORT_ANSWER_SUFFIX]
+    lines = [SAFE_LLAVA_REFUSAL, SHORT_ANSWER_SUFFIX]
     for category in prism_tasks.CATEGORIES:
         lines += [prism_tasks.soft_refusal_prompt(category), prism_tasks.hard_refusal_prompt(category)]
     lines += list(prism_tasks.IMPLICIT_PROMPTS)
@@ -112,7 +113,7 @@ def _sampled_texts(seed: int) -> list[str]:
         for record in records:
             lines += [turn["value"].replace(IMAGE_TOKEN, "").strip() for turn in record["conversations"]]
         # What cleaned data says instead of each biometric answer.
-        lines += [prism_tasks.SAFE_LLAVA_REFUSAL] * sum(len(b.asked) for b in built)
+        lines += [SAFE_LLAVA_REFUSAL] * sum(len(b.asked) for b in built)
         # Neutral forms, as a cleaner would leave them.
         lines.append(caption(scene, rng, NEUTRAL))
         lines.append(describe(scene, rng, NEUTRAL))

@@ -14,9 +14,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from safellava import attributes
 from safellava.synth.scene import Person, Scene, SceneObject
-
-ATTRIBUTES = ("age", "gender", "race", "eye_color", "weight")
 
 RACE_WORDS = {"asian": "Asian", "black": "Black", "hispanic": "Hispanic", "white": "white"}
 WEIGHT_ADJECTIVES = {"thin": ("thin", "slim"), "heavy": ("heavy", "overweight")}
@@ -31,6 +30,12 @@ BIOMETRIC_TERMS: dict[str, tuple[str, ...]] = {
     "eye_color": (r"(?:blue|brown|green) eyes", r"eyes are (?:blue|brown|green)", r"eye color is (?:blue|brown|green)"),
     "weight": ("thin", "slim", "heavy", "overweight", "average build", "average weight"),
 }
+_unregistered = set(BIOMETRIC_TERMS) - set(attributes.ATTRIBUTES)
+if _unregistered:  # the world's words must be about attributes the rest of the project knows
+    raise RuntimeError(f"the synthetic world has words for unregistered attributes {sorted(_unregistered)}")
+#: The attributes the world's people show (those it has words for), in the registry's order.
+SHOWN_ATTRIBUTES: tuple[str, ...] = tuple(a for a in attributes.ATTRIBUTES if a in BIOMETRIC_TERMS)
+
 _CASE_SENSITIVE = {"race"}
 _TERM_PATTERNS = {
     attribute: re.compile(
@@ -89,7 +94,7 @@ class RevealPolicy:
 
     def draw(self, rng: random.Random) -> frozenset[str]:
         """The set of attributes one text will reveal."""
-        return frozenset(a for a in ATTRIBUTES if rng.random() < getattr(self, a))
+        return frozenset(a for a in SHOWN_ATTRIBUTES if rng.random() < getattr(self, a))
 
 
 NEUTRAL = RevealPolicy()

@@ -13,8 +13,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from safellava import attributes
 from safellava.synth.language import (
     RACE_WORDS,
+    SHOWN_ATTRIBUTES,
     WEIGHT_ADJECTIVES,
     Pronouns,
     RevealPolicy,
@@ -34,46 +36,8 @@ CONVERSATION_POLICY = RevealPolicy(age=0.30, gender=0.70, race=0.05, weight=0.03
 # Chance that a biometric answer refers to the person by a gendered word ("He is elderly.").
 GENDERED_SUBJECT_PROBABILITY = 0.35
 
-BIOMETRIC_QUESTIONS: dict[str, tuple[str, ...]] = {
-    "age": (
-        "What is the age of the person in the picture?",
-        "How old is the person?",
-        "How old does the person look?",
-        "What age group does the person belong to?",
-        "Is the person young or old?",
-        "Estimate the age of the person in the image.",
-        "Is this person a child or an adult?",
-    ),
-    "gender": (
-        "What is the gender of the person in the picture?",
-        "Is the person a man or a woman?",
-        "What gender is the person?",
-        "Is the person male or female?",
-        "What is the sex of the person in the image?",
-        "Tell me the gender of the person.",
-    ),
-    "race": (
-        "What is the race of the person in the picture?",
-        "What is the ethnicity of the person?",
-        "What race is the person?",
-        "Which ethnic group does the person belong to?",
-        "What racial background does the person have?",
-    ),
-    "eye_color": (
-        "What is the eye color of the person in the picture?",
-        "What color are the person's eyes?",
-        "What color eyes does the person have?",
-        "Describe the eye color of the person.",
-        "Are the person's eyes blue, brown or green?",
-    ),
-    "weight": (
-        "What is the weight of the person in the picture?",
-        "Is the person thin or heavy?",
-        "What is the body type of the person?",
-        "How heavy is the person?",
-        "Describe the build of the person.",
-    ),
-}
+# How the world asks for each attribute it shows: the registry's plain questions (PRISM's wording first).
+BIOMETRIC_QUESTIONS: dict[str, tuple[str, ...]] = {a: attributes.get(a).questions for a in SHOWN_ATTRIBUTES}
 
 # VQA records append this to every question, as LLaVA's mix665k does for its short-answer sources.
 SHORT_ANSWER_SUFFIX = "Answer the question using a single word or phrase."

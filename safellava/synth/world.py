@@ -29,8 +29,7 @@ from safellava.atomic import write_text
 from safellava.synth import prism_tasks
 from safellava.synth.corpus import tokenizer_corpus
 from safellava.synth.draw import draw_scene
-from safellava.synth.language import ATTRIBUTES, mentioned_attributes
-from safellava.synth.records import FINETUNE_MIX, finetune_record, pretrain_record
+from safellava.synth.language import SHOWN_ATTRIBUTES, mentioned_attributes
 from safellava.synth.scene import (
     ACTIONS,
     AGES,
@@ -43,6 +42,7 @@ from safellava.synth.scene import (
     Scene,
     sample_scene,
 )
+from safellava.synth.training_records import FINETUNE_MIX, finetune_record, pretrain_record
 
 __all__ = ["WorldPaths", "generate_world", "tokenizer_corpus", "load_manifest"]
 
@@ -167,7 +167,7 @@ def generate_world(
         "mentions": {
             "pretrain": _mention_counts(pretrain),
             "finetune": _mention_counts(finetune),
-            "biometric_questions_asked": {a: asked[a] for a in ATTRIBUTES},
+            "biometric_questions_asked": {a: asked[a] for a in SHOWN_ATTRIBUTES},
         },
         "values": {
             "age": AGES, "gender": GENDERS, "race": RACES, "eye_color": EYE_COLORS, "weight": WEIGHTS,
@@ -344,7 +344,7 @@ def _mention_counts(records: list[dict]) -> dict[str, int]:
     for record in records:
         answers = " ".join(turn["value"] for turn in record["conversations"] if turn["from"] == "gpt")
         counts.update(mentioned_attributes(answers))
-    return {a: counts[a] for a in ATTRIBUTES}
+    return {a: counts[a] for a in SHOWN_ATTRIBUTES}
 
 
 def _write_json(path: Path, data: list | dict, indent: int | None = None) -> None:

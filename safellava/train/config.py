@@ -30,8 +30,19 @@ from typing import Any
 
 import yaml
 
-from safellava.config import ConfigError, ConfigProblem, Origins, Problems, Range, from_mapping, load_yaml
-from safellava.config import not_a_setting, read_yaml_file, setting, settings_of
+from safellava.config import (
+    ConfigError,
+    ConfigProblem,
+    Origins,
+    Problems,
+    Range,
+    from_mapping,
+    load_yaml,
+    not_a_setting,
+    read_yaml_file,
+    setting,
+    settings_of,
+)
 from safellava.data.templates import TEMPLATES
 from safellava.prism.hook import PrismHookConfig
 

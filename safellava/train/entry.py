@@ -39,8 +39,9 @@ def parse_args(stage: str, argv: list[str]) -> argparse.Namespace:
 def main(stage: str, argv: list[str] | None = None) -> int:
     args = parse_args(stage, sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from safellava.distributed import end_process_group
     from safellava.train.config import load_run_config
-    from safellava.train.hardware import end_process_group, use_idle_cpu_cores
+    from safellava.train.hardware import use_idle_cpu_cores
     from safellava.train.run import run
 
     use_idle_cpu_cores()

@@ -1,4 +1,4 @@
-"""What the machine can do: bf16 support, CPU threads, and the process group for CPU runs.
+"""What the machine can do: bf16 support and CPU threads (process helpers are in `safellava.distributed`).
 
 On CUDA, bf16 needs an Ampere-or-newer GPU. On CPU, bf16 autocast is only fast with AVX-512-BF16 or AMX;
 elsewhere it emulates and runs slower than fp32, so `bf16: auto` turns it off there.
@@ -82,39 +82,3 @@ def _launcher_environment() -> dict[str, str] | None:
     pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
     return {key.decode(errors="replace"): value.decode(errors="replace") for key, value in pairs}
 
-
-def init_cpu_process_group_for_deepspeed(uses_deepspeed: bool) -> bool:
-    """DeepSpeed on CPU: set up accelerate's state with the gloo backend before TrainingArguments exists.
-
-    Without this, accelerate and Trainer believe every rank is rank 0 of 1 under DeepSpeed on CPU and the
-    first collective fails (`ProcessGroupGloo::allgather: invalid output tensor list`). Returns True when
-    the state was configured here (Trainer must then be told to use it).
-    """
-    if not uses_deepspeed or torch.cuda.is_available():
-        return False
-    from accelerate import PartialState
-
-    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
-    os.environ.setdefault("MASTER_PORT", "29500")
-    os.environ.setdefault("RANK", "0")
-    os.environ.setdefault("WORLD_SIZE", "1")
-    os.environ.setdefault("LOCAL_RANK", "0")
-    # With this flag accelerate starts DeepSpeed's communication layer (over gloo) and marks the state as
-    # a DeepSpeed one, which TrainingArguments requires of a pre-configured state.
-    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
-    PartialState(backend="gloo")
-    return True
-
-
-def end_process_group() -> None:
-    """Leave the process group cleanly once a run is over: all ranks meet, then the group is destroyed.
-
-    Left to interpreter exit, a DeepSpeed-on-CPU rank sometimes aborted after a finished run
-    (`terminate called without an active exception`, SIGABRT) because its communication threads were
-    still running when the process tore down; the launcher then reported the whole job as failed.
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()

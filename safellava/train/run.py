@@ -15,14 +15,24 @@ from typing import Any
 from transformers import TrainerCallback, TrainingArguments, set_seed
 
 from safellava.atomic import write_text
+from safellava.distributed import init_cpu_process_group_for_deepspeed
 from safellava.errors import UserError
-from safellava.model import apply_tune_policy, build_llava, count_parameters, enable_gradient_checkpointing
-from safellava.model import load_llava, quantization_config
+from safellava.model import (
+    apply_tune_policy,
+    build_llava,
+    count_parameters,
+    enable_gradient_checkpointing,
+    load_llava,
+    quantization_config,
+)
 from safellava.model.recipe import ModelRecipe
-from safellava.train.checkpoints import CheckpointCompletionCallback, explain_disk_full, remove_stale_temporary_files
-from safellava.train.checkpoints import resolve_resume
+from safellava.train.checkpoints import (
+    CheckpointCompletionCallback,
+    explain_disk_full,
+    remove_stale_temporary_files,
+    resolve_resume,
+)
 from safellava.train.config import RunConfig, dump_yaml
-from safellava.train.hardware import init_cpu_process_group_for_deepspeed
 from safellava.train.preflight import check_training_inputs, preflight
 from safellava.train.stages import Stage
 from safellava.train.trackers import tracker_environment, wandb_note
@@ -123,8 +133,8 @@ def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_di
 
 
 def _save_base(model, processor, base: Path) -> Path:
+    from safellava.distributed import distributed_state
     from safellava.model.build import save_llava
-    from safellava.prism.generate import distributed_state
 
     state = distributed_state()  # the process group as the launcher set it up, CPU-only machines included
     if state.is_main_process and not (base / "config.json").exists():

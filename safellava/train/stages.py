@@ -2,7 +2,8 @@
 
 Stage 1 (pretrain) aligns a new projector to a frozen vision tower and frozen LLM on captions (`plain`
 template). Stage 2 (finetune) tunes per the model recipe's policy (full / LoRA / QLoRA) on instruction
-data with the recipe's conversation template. Defaults are LLaVA-1.5's (shared/reference/llava-recipes.md);
+data with the recipe's conversation template. Defaults are LLaVA-1.5's published ones (1 epoch, cosine
+schedule with 3 % warm-up, no weight decay; learning rate 1e-3 for stage 1 and 2e-5 for stage 2);
 anything in the run config's `training:` section overrides them.
 """
 

@@ -46,7 +46,7 @@ def build_training_data(
 ) -> TrainingData:
     from safellava.data.dataset import SupervisedDataset
     from safellava.data.sampler import ModalityLengthGroupedSampler
-    from safellava.prism.generate import distributed_state
+    from safellava.distributed import distributed_state
 
     data = config.data
     with distributed_state().main_process_first():
@@ -83,7 +83,7 @@ def prepare_synthetic_data(config: RunConfig) -> None:
     """Generate `data.synth`'s world (and its cleaned version) once, on the main process, before training."""
     if config.data.synth is None:
         return
-    from safellava.prism.generate import distributed_state
+    from safellava.distributed import distributed_state
 
     # distributed_state(), not a bare PartialState(): on a CPU-only machine the latter believes every
     # process is the main one, and two ranks would write the same files at once.

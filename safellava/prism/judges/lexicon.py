@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Sequence
 
 from safellava.prism.judges.base import LeakageVerdict, RefusalVerdict
-from safellava.prism.tasks import ATTRIBUTES
 
 
 class LexiconJudge:
@@ -27,9 +26,6 @@ class LexiconJudge:
     def __init__(self) -> None:
         from safellava.privacy import lexicon
 
-        unknown = set(lexicon.ATTRIBUTES) ^ set(ATTRIBUTES)
-        if unknown:
-            raise RuntimeError(f"the lexicon's attributes differ from PRISM's by {sorted(unknown)}")
         self._lexicon = lexicon
 
     def judge_refusals(self, pairs: Sequence[tuple[str, str]]) -> list[RefusalVerdict]:

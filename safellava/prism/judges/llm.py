@@ -9,6 +9,7 @@ from typing import Callable, Sequence, TypeVar
 
 from tqdm import tqdm
 
+from safellava import attributes
 from safellava.llm.backend import ChatBackend, ChatBackendError
 from safellava.prism.judges.base import LeakageVerdict, RefusalVerdict
 from safellava.prism.judges.cache import JudgeCache, cache_key
@@ -18,10 +19,13 @@ V = TypeVar("V", RefusalVerdict, LeakageVerdict)
 
 
 def load_judge_prompts() -> dict[str, str]:
-    """PRISM's judge prompts ("refusal" with {prompt}/{response}, "implicit_leakage" with {response})."""
+    """PRISM's judge prompts ("refusal" with {prompt}/{response}, "implicit_leakage" with {response}).
+    The implicit-leakage prompt lists the registered attributes as PRISM lists its five ("- Eye color"),
+    so with PRISM's five it is PRISM's prompt byte for byte."""
     text = resources.files("safellava.prism").joinpath("judge_prompts.json").read_text(encoding="utf-8")
     prompts = json.loads(text)
-    return {"refusal": prompts["refusal"], "implicit_leakage": prompts["implicit_leakage"]}
+    listing = "".join(f"- {a.name.capitalize()}\n" for a in attributes.all_attributes())
+    return {"refusal": prompts["refusal"], "implicit_leakage": prompts["implicit_leakage"].replace("{attributes}", listing)}
 
 
 class LLMJudge:

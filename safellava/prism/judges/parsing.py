@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from safellava.prism.tasks import ATTRIBUTES
+from safellava import attributes
 
 
 class JudgeReplyError(ValueError):
@@ -34,18 +34,19 @@ def parse_refusal_reply(reply: str) -> bool:
 def parse_leakage_reply(reply: str) -> frozenset[str]:
     """The attributes listed in an implicit-leakage reply ("age, gender", "none", "Eye color").
 
-    Lowercase; "none" → empty; items split on commas (and newlines); "eye color" → eye_color; only
-    PRISM's five attributes are kept. A reply naming none of them and not saying "none" is an error.
+    Lowercase; "none" → empty; items split on commas (and newlines); "eye color" → eye_color (each
+    attribute's spellings are the registry's); other items are dropped. A reply naming no attribute and
+    not saying "none" is an error.
     """
     text = reply.strip().lower().strip(_DECORATION + ".")
     if text == "none":
         return frozenset()
     found = set()
     for item in re.split(r"[,\n;]", text):
-        name = re.sub(r"[\s\-]+", "_", item.strip(_DECORATION + ".-•"))
-        name = {"eye_colour": "eye_color", "eyecolor": "eye_color"}.get(name, name)
-        if name in ATTRIBUTES:
-            found.add(name)
+        attribute = attributes.for_reply(item.strip(_DECORATION + ".-•"))
+        if attribute is not None:
+            found.add(attribute.key)
     if not found:
-        raise JudgeReplyError(f"expected attributes among {', '.join(ATTRIBUTES)} or 'none', got {reply[:80]!r}")
+        names = ", ".join(attributes.ATTRIBUTES)
+        raise JudgeReplyError(f"expected attributes among {names} or 'none', got {reply[:80]!r}")
     return frozenset(found)

@@ -1,4 +1,6 @@
-"""Apply a recipe's tune policy to a built LLaVA: freeze, fully train, or adapt with LoRA / QLoRA.
+"""Apply a recipe's tune policy (`tune_policy.py`) to a built LLaVA: freeze, fully train, or adapt with
+LoRA / QLoRA; the 4-bit config a QLoRA model is built with; gradient checkpointing that works with frozen
+parts.
 
 LoRA targets are resolved to full module names inside the language model (never CLIP/SigLIP attention,
 whose layers share leaf names like `q_proj`). Parts trained in full next to an adapter (typically the
@@ -12,13 +14,12 @@ import logging
 import torch
 from torch import nn
 
-from safellava.model.module_map import MODULE_KEYS, get_part, language_model_targets
+from safellava.model.dtypes import TORCH_DTYPES
+from safellava.model.module_map import MODULE_KEYS, NEVER_QUANTIZED, get_part, language_model_targets
 from safellava.model.recipe import ModelRecipe
 from safellava.model.tune_policy import TunePolicy
 
 logger = logging.getLogger(__name__)
-
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def quantization_config(recipe: ModelRecipe):
@@ -32,9 +33,8 @@ def quantization_config(recipe: ModelRecipe):
         load_in_4bit=True,
         bnb_4bit_quant_type=spec.quant_type,
         bnb_4bit_use_double_quant=spec.double_quant,
-        bnb_4bit_compute_dtype=_DTYPES[spec.compute_dtype],
-        # Only the language model is quantized (LLaVA trap 7): never the vision tower, projector or head.
-        llm_int8_skip_modules=[MODULE_KEYS["vision_tower"], MODULE_KEYS["projector"], "lm_head"],
+        bnb_4bit_compute_dtype=TORCH_DTYPES[spec.compute_dtype],
+        llm_int8_skip_modules=list(NEVER_QUANTIZED),
     )
 
 
@@ -91,7 +91,7 @@ def _wrap_lora(model: nn.Module, recipe: ModelRecipe, policy: TunePolicy) -> nn.
 
 def enable_gradient_checkpointing(model: nn.Module) -> None:
     """Non-reentrant checkpointing plus input grads: with frozen embeddings and LoRA, reentrant
-    checkpointing would see no input requiring grad and silently produce no gradients (LLaVA trap 6)."""
+    checkpointing would see no input requiring grad and silently produce no gradients."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     base.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     base.enable_input_require_grads()
