@@ -84,7 +84,7 @@ def test_siglip_qwen2_family_builds_with_chatml_tokenizer(tmp_path):
                 "config": {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
                            "num_attention_heads": 4, "num_key_value_heads": 2, "tie_word_embeddings": True},
             },
-            "tokenizer": {"train": "qwen_bpe", "vocab_size": 600},
+            "tokenizer": {"train": "qwen_bpe", "vocab_size": 600, "corpus": "synth"},
         }
     )
     model, processor = build_llava(recipe)

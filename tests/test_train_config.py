@@ -65,7 +65,7 @@ def test_qlora_with_zero3_is_refused_before_building(small_world, tmp_path):
             "model={name: q, vision: {kind: clip, config: {image_size: 32, patch_size: 8, hidden_size: 32, "
             "intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2}}, language: {kind: llama, "
             "config: {hidden_size: 64, intermediate_size: 128, num_hidden_layers: 1, num_attention_heads: 4}}, "
-            "tokenizer: {train: sentencepiece_llama}, tune: {language_model: qlora}}",
+            "tokenizer: {train: sentencepiece_llama, corpus: synth}, tune: {language_model: qlora}}",
             "training.deepspeed=configs/deepspeed/zero3.json",
             f"training.output_dir={tmp_path}",
         ],

@@ -18,7 +18,7 @@ TINY_LORA = (
     "model={name: tiny-lora, vision: {kind: clip, config: {image_size: 32, patch_size: 8, hidden_size: 32, "
     "intermediate_size: 64, num_hidden_layers: 2, num_attention_heads: 2}}, language: {kind: llama, config: "
     "{hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, "
-    "num_key_value_heads: 2}}, tokenizer: {train: sentencepiece_llama}, tune: {language_model: lora}, "
+    "num_key_value_heads: 2}}, tokenizer: {train: sentencepiece_llama, corpus: synth}, tune: {language_model: lora}, "
     "lora: {r: 4, alpha: 8}}"
 )
 

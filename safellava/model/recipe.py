@@ -221,6 +221,9 @@ def _add_cross_key_problems(recipe: ModelRecipe, origins: Origins, prefix: str, 
     if recipe.tokenizer.train is None and not (recipe.tokenizer.pretrained or recipe.language.pretrained):
         add("tokenizer", dataclasses.asdict(recipe.tokenizer), f"a tokenizer source: set `tokenizer.pretrained`, "
             f"`language.pretrained`, or `tokenizer.train` (one of {', '.join(TOKENIZER_TRAINERS)}) to build one offline")
+    if recipe.tokenizer.train is not None and not recipe.tokenizer.corpus:
+        add("tokenizer.corpus", None, f"the text to train the `{recipe.tokenizer.train}` tokenizer on: a named corpus "
+            f"(`synth`, the synthetic world's text) or a UTF-8 text file with one text per line")
     for part in ("vision", "language"):
         spec = getattr(recipe, part)
         if spec.pretrained is None and not spec.config:
