@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import torch
 import yaml
@@ -86,3 +87,22 @@ def test_images_that_fail_to_decode_in_workers_are_counted_in_the_run_summary(sm
     summary = next(note for note in result.notes if note.startswith("training data:"))
     assert "unreadable_image" in summary or "corrupt_image" in summary, summary
     assert list((tmp_path / "run" / "data_problems").glob("problems-*.jsonl"))
+
+
+def test_training_on_the_original_files_with_privacy_clean(small_world, tmp_path, monkeypatch):
+    """`data.privacy: clean` trains on the raw world, cleaned as records load, and says what it changed;
+    `data.max_image_pixels` sets the decompression-bomb limit for the run and its data-loader workers."""
+    from safellava.data.images import DEFAULT_MAX_IMAGE_PIXELS, max_image_pixels, set_max_image_pixels
+    from safellava.privacy.clean import clean_file
+
+    stats = clean_file(str(small_world.root / "finetune.json"), str(tmp_path / "safe.json"), progress=False)
+    monkeypatch.setenv("SAFELLAVA_MAX_IMAGE_PIXELS", "0")  # restored after the test
+    try:
+        result = run("finetune", tiny_run_config(small_world.root, tmp_path / "run", "data.privacy=clean",
+                                                 "data.max_image_pixels=100000"))
+        assert max_image_pixels() == 100000 and os.environ["SAFELLAVA_MAX_IMAGE_PIXELS"] == "100000"
+    finally:
+        set_max_image_pixels(DEFAULT_MAX_IMAGE_PIXELS)
+    summary = next(note for note in result.notes if note.startswith("training data:"))
+    assert f"cleaned on the fly (data.privacy: clean): {stats.records_changed} records" in summary, summary
+    assert f"{stats.explicit_refusals} refusals" in summary

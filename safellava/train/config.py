@@ -69,6 +69,12 @@ class DataConfig:
     # pad | resize; default: the model recipe's (pretrain: resize)
     image_aspect: str | None = setting(None, choices=("pad", "resize"))
     validation: str = setting("skip", choices=("skip", "strict"))  # skip (count and report) | strict (stop)
+    # `clean`: records are cleaned as they are loaded, with `safellava clean`'s rules (train on the original
+    # files; the same tokens as training on `safellava clean`'s output). `none`: used as they are.
+    privacy: str = setting("none", choices=("none", "clean"))
+    # Images whose header declares more pixels are skipped and counted (decompression bombs); null: Pillow's
+    # default limit, 0: no limit.
+    max_image_pixels: int | None = setting(None, range=Range(at_least=0))
     # Generate the synthetic world into this folder first if it is missing (the demo's data); the keys
     # are `out`, `clean` and `safellava.synth.generate_world`'s settings (checked by the preflight).
     synth: dict[str, Any] | None = None
