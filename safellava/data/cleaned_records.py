@@ -18,19 +18,19 @@ import json
 from collections import Counter
 from typing import Any
 
-import numpy as np
-
+from safellava.data.record_index import RecordColumns
 from safellava.privacy.clean import clean_record
 from safellava.privacy.lexicon import SAFE_LLAVA_REFUSAL
 from safellava.records import check_value
 
 
-class CleanedRecords:
+class CleanedRecords(RecordColumns):
     """`source` with every record cleaned when read; everything else (lengths, locations, problems found
     when indexing) is the source's."""
 
     def __init__(self, source: Any, refusal: str = SAFE_LLAVA_REFUSAL):
         self.source = source
+        self.columns = {name: getattr(source, name) for name in self.NAMES}
         self.refusal = refusal
         self.name = f"{getattr(source, 'name', source)} (cleaned on the fly)"
         self.counts: Counter = Counter()  # records_changed, turns_changed and one count per rule, this process
@@ -66,26 +66,6 @@ class CleanedRecords:
 
     def image_paths(self, index: int) -> list[str]:
         return self.source.image_paths(index)
-
-    @property
-    def problem_mask(self) -> np.ndarray:
-        return self.source.problem_mask
-
-    @property
-    def n_images(self) -> np.ndarray:
-        return self.source.n_images
-
-    @property
-    def n_words(self) -> np.ndarray:
-        return self.source.n_words
-
-    @property
-    def n_chars(self) -> np.ndarray:
-        return self.source.n_chars
-
-    @property
-    def n_turns(self) -> np.ndarray:
-        return self.source.n_turns
 
     @property
     def file_faults(self) -> list:

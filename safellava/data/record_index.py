@@ -211,7 +211,40 @@ def _build_once(index_path: Path, rows: Any, data_file: Path | None) -> None:
 # ----------------------------------------------------------------------------------------------- the index
 
 
-class RecordsIndex:
+class RecordColumns:
+    """The small per-record columns every record source exposes, kept in `self.columns` (name → array):
+    what the sampler, validation and length estimates read without touching a record's text."""
+
+    NAMES = ("n_images", "n_words", "n_chars", "n_turns", "problem_mask")
+    columns: dict[str, np.ndarray]
+
+    @property
+    def problem_mask(self) -> np.ndarray:
+        """True for records with structural problems (found when the index was built)."""
+        return self.columns["problem_mask"]
+
+    @property
+    def n_images(self) -> np.ndarray:
+        """Images per record (-1 when the record is malformed)."""
+        return self.columns["n_images"]
+
+    @property
+    def n_words(self) -> np.ndarray:
+        """Whitespace-separated words over all turns (with n_chars and n_turns: a cheap length estimate)."""
+        return self.columns["n_words"]
+
+    @property
+    def n_chars(self) -> np.ndarray:
+        """Characters over all turns."""
+        return self.columns["n_chars"]
+
+    @property
+    def n_turns(self) -> np.ndarray:
+        """Turns in the conversation (0 when malformed)."""
+        return self.columns["n_turns"]
+
+
+class RecordsIndex(RecordColumns):
     """The records of one source: a memory-mapped table of small columns; a record's JSON text is read from
     the data file by byte offset (`os.pread`) and parsed when accessed. Picklable (reopens on unpickling),
     so spawned data-loader workers get their own handles."""
@@ -239,11 +272,8 @@ class RecordsIndex:
         self._offsets = table.column("offset").to_numpy()
         self._lengths = table.column("length").to_numpy()
         self._lines = table.column("line").to_numpy()
-        self._n_images = table.column("n_images").to_numpy()
-        self._n_words = table.column("n_words").to_numpy()
-        self._n_chars = table.column("n_chars").to_numpy()
-        self._n_turns = table.column("n_turns").to_numpy()
-        self._problem_mask = table.column("problems").is_valid().to_numpy(zero_copy_only=False)
+        self.columns = {name: table.column(name).to_numpy() for name in ("n_images", "n_words", "n_chars", "n_turns")}
+        self.columns["problem_mask"] = table.column("problems").is_valid().to_numpy(zero_copy_only=False)
 
     def __getstate__(self) -> dict:
         return {"name": self.name, "index_path": self.index_path}
@@ -313,37 +343,12 @@ class RecordsIndex:
         return text.split("\n") if text else []
 
     @property
-    def problem_mask(self) -> np.ndarray:
-        """True for records with structural problems (found when the index was built)."""
-        return self._problem_mask
-
-    @property
-    def n_images(self) -> np.ndarray:
-        """Images per record (-1 when the record is malformed)."""
-        return self._n_images
-
-    @property
-    def n_words(self) -> np.ndarray:
-        """Whitespace-separated words over all turns (with n_chars and n_turns: a cheap length estimate)."""
-        return self._n_words
-
-    @property
-    def n_chars(self) -> np.ndarray:
-        """Characters over all turns."""
-        return self._n_chars
-
-    @property
-    def n_turns(self) -> np.ndarray:
-        """Turns in the conversation (0 when malformed)."""
-        return self._n_turns
-
-    @property
     def file_faults(self) -> list[FileFault]:
         """File-level errors (e.g. a JSON array broken mid-file: records after it could not be read)."""
         return list(self._faults)
 
 
-class MixedRecords:
+class MixedRecords(RecordColumns):
     """Several sources mixed with weights: weight 2 repeats a source twice, 0.3 keeps a seeded 30 %."""
 
     def __init__(self, parts: Sequence[tuple[RecordSource, float]], *, seed: int = 0):
@@ -357,13 +362,11 @@ class MixedRecords:
             rows.append(chosen)
         self._source = np.concatenate(sources) if sources else np.zeros(0, np.int32)
         self._row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        self._n_images = np.concatenate([p.n_images[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
-        self._n_words = np.concatenate([p.n_words[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
-        self._n_chars = np.concatenate([p.n_chars[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
-        self._n_turns = np.concatenate([p.n_turns[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0)
-        self._problem_mask = (
-            np.concatenate([p.problem_mask[r] for p, r in zip(self.parts, rows)]) if rows else np.zeros(0, bool)
-        )
+        self.columns = {
+            name: np.concatenate([getattr(part, name)[chosen] for part, chosen in zip(self.parts, rows)])
+            if rows else np.zeros(0, bool if name == "problem_mask" else np.int64)
+            for name in self.NAMES
+        }
 
     def __len__(self) -> int:
         return len(self._row)
@@ -393,26 +396,6 @@ class MixedRecords:
     def image_paths(self, index: int) -> list[str]:
         source, row = self._part(index)
         return source.image_paths(row)
-
-    @property
-    def problem_mask(self) -> np.ndarray:
-        return self._problem_mask
-
-    @property
-    def n_images(self) -> np.ndarray:
-        return self._n_images
-
-    @property
-    def n_words(self) -> np.ndarray:
-        return self._n_words
-
-    @property
-    def n_chars(self) -> np.ndarray:
-        return self._n_chars
-
-    @property
-    def n_turns(self) -> np.ndarray:
-        return self._n_turns
 
     @property
     def file_faults(self) -> list[FileFault]:
