@@ -11,6 +11,7 @@ from safellava.records import (
     RawRecord,
     ReadFault,
     check_text,
+    check_value,
     detect_layout,
     parse_record,
     read_records,
@@ -136,3 +137,33 @@ def test_an_interrupted_writer_leaves_no_file(tmp_path):
             writer.write("{}")
             raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_one_pass_check_agrees_with_the_thorough_one():
+    """check_value takes a one-pass route for sound records; every verdict must equal the thorough check's."""
+    import itertools
+
+    from safellava.records.problems import _check_thoroughly
+
+    roles = ["human", "gpt", "system", "User", "ASSISTANT", "robot", 3]
+    texts = ["<image>\nq", "a", "", "  ", "x <image>", 7]
+    images = [None, "a.jpg", "", ["a.jpg"], ["a.jpg", "b.jpg"], 5]
+    seen = 0
+    for length in (1, 2, 3, 4):
+        for pattern in itertools.product(range(len(roles)), repeat=length):
+            for image, text_choice in itertools.product(images, range(len(texts))):
+                turns = [{"from": roles[r], "value": texts[(text_choice + k) % len(texts)]} for k, r in enumerate(pattern)]
+                record = {"id": "r", "conversations": turns, **({} if image is None else {"image": image})}
+                fast, thorough = check_value(record, 0), _check_thoroughly(record, "r")
+                assert (fast.turns, fast.problems) == (thorough.turns, thorough.problems), record
+                seen += 1
+    assert seen > 50_000
+    for odd in (None, [], {}, {"conversations": []}, {"conversations": "x"}, {"conversations": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}):
+        fast, thorough = check_value(odd, 0), _check_thoroughly(odd, record_id_of(odd))
+        assert (fast.turns, fast.problems) == (thorough.turns, thorough.problems), odd
+
+
+def record_id_of(value):
+    from safellava.records import record_id
+
+    return record_id(value, "#0")

@@ -16,6 +16,8 @@ from typing import Any
 from safellava.records.conversation import (
     ASSISTANT,
     IMAGE_TOKEN,
+    ROLE_ALIASES,
+    SYSTEM,
     USER,
     ConversationError,
     Turn,
@@ -105,6 +107,59 @@ def check_text(text: str, index: int) -> CheckedRecord:
 def check_value(value: Any, index: int) -> CheckedRecord:
     """Check an already parsed record."""
     rid = record_id(value, f"#{index}")
+    turns = _turns_of_a_sound_record(value)
+    if turns is not None:
+        return CheckedRecord(rid, value, turns, [])
+    return _check_thoroughly(value, rid)
+
+
+def _turns_of_a_sound_record(value: Any) -> list[Turn] | None:
+    """The turns of a record with no structural problem, found in one pass; None as soon as anything is
+    off, and `_check_thoroughly` then says what. Audit and clean check every record of 665K: this pass
+    costs a third of the thorough one, and a test holds the two to the same verdicts."""
+    if type(value) is not dict:
+        return None
+    conversations, image = value.get("conversations"), value.get("image")
+    if type(conversations) is not list or not conversations:
+        return None
+    if image is None:
+        images = 0
+    elif type(image) is str and image:
+        images = 1
+    else:
+        return None  # lists of images and bad shapes: the thorough check
+    turns: list[Turn] = []
+    expected, placeholders = USER, 0
+    for position, turn in enumerate(conversations):
+        if type(turn) is not dict:
+            return None
+        role, text = (turn.get("from"), turn.get("value")) if "from" in turn else (turn.get("role"), turn.get("content"))
+        if type(role) is not str or type(text) is not str:
+            return None
+        role = _ROLE_OF(role) or _ROLE_OF(role.lower())
+        if role != expected and not (role == SYSTEM and position == 0):
+            return None
+        if role == USER:
+            placeholders += text.count(IMAGE_TOKEN)
+            expected = ASSISTANT
+        elif role == ASSISTANT:
+            if not text or text.isspace() or IMAGE_TOKEN in text:
+                return None
+            expected = USER
+        elif IMAGE_TOKEN in text:  # a system turn
+            return None
+        turns.append(_new_tuple(Turn, (role, text)))
+    if expected != USER or turns[-1].role != ASSISTANT or placeholders != images:
+        return None
+    return turns
+
+
+_ROLE_OF = ROLE_ALIASES.get
+_new_tuple = tuple.__new__  # builds a Turn without the named tuple's argument handling
+
+
+def _check_thoroughly(value: Any, rid: str) -> CheckedRecord:
+    """Every structural problem of a record, each with what is wrong."""
     if not isinstance(value, dict):
         return CheckedRecord(rid, value, None, [("invalid_record", f"a record must be a JSON object, got {type(value).__name__}")])
     found: list[tuple[str, str]] = []

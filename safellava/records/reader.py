@@ -48,6 +48,9 @@ class RawRecord(NamedTuple):
     value: Any = None
 
 
+_new_tuple = tuple.__new__  # a RawRecord without the named tuple's argument handling (one per record)
+
+
 @dataclass(frozen=True, slots=True)
 class ReadFault:
     """The file could not be read past `line`: what was wrong and what to do."""
@@ -148,7 +151,7 @@ def _line_records(path: Path, report: Callable[[int], None]) -> Iterator[RawReco
                 continue
             begin += len(raw) - len(raw.lstrip())
             text = content.decode("utf-8", errors="surrogateescape")
-            yield RawRecord(index, number, begin, len(content), text)
+            yield _new_tuple(RawRecord, (index, number, begin, len(content), text, None))
             index += 1
 
 
@@ -273,7 +276,7 @@ class _Cursor:
         text = self.buf[start:end]
         self.pos = end
         self._compact()
-        return RawRecord(index, line, offset, _byte_length(text), text, value if self.keep_values else None)
+        return _new_tuple(RawRecord, (index, line, offset, _byte_length(text), text, value if self.keep_values else None))
 
     def line_at(self, pos: int) -> int:
         if pos >= self._counted:
