@@ -4,9 +4,8 @@ Plain `python train/finetune.py …` runs one process. `--help` lists examples; 
 `safellava.train.run`.
 """
 
-import sys
-
+from safellava.distributed import exit_process
 from safellava.train.entry import main
 
 if __name__ == "__main__":
-    sys.exit(main("finetune"))
+    exit_process(main("finetune"))

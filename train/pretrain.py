@@ -4,9 +4,8 @@ Plain `python train/pretrain.py …` runs one process. `--help` lists examples; 
 `safellava.train.run`.
 """
 
-import sys
-
+from safellava.distributed import exit_process
 from safellava.train.entry import main
 
 if __name__ == "__main__":
-    sys.exit(main("pretrain"))
+    exit_process(main("pretrain"))
