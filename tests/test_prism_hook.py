@@ -57,6 +57,8 @@ def test_two_epochs_write_two_reports_and_log_prism_keys_at_the_epoch_steps(smal
     history = [json.loads(line) for line in (prism_dir / "history.jsonl").read_text().splitlines()]
     assert [round(h["epoch"]) for h in history] == [1, 2]
     assert (prism_dir / "history.png").stat().st_size > 1000
+    assert (prism_dir / "history_attributes.png").stat().st_size > 1000
+    assert all(0 <= h["prism/benign_blind_rate"] <= 100 for h in history)
 
 
 def test_hook_leaves_the_trained_weights_unchanged(small_world, tmp_path):
@@ -122,3 +124,11 @@ def test_wandb_gets_a_table_of_sample_responses_with_judge_labels(small_world, t
     tasks = {row[0] for row in table["data"]}
     assert {"refusal_soft", "implicit_leakage", "benign"} <= tasks
     assert all(json.loads(row[4]) for row in table["data"])  # every row carries its judge labels
+    # The chart's two panels as line plots a user can pin, and the chart itself.
+    media = out / "wandb"
+    privacy = list(media.glob("offline-run-*/files/media/table/prism/privacy_table_*.table.json"))
+    utility = list(media.glob("offline-run-*/files/media/table/prism/utility_table_*.table.json"))
+    assert len(privacy) == 1 and len(utility) == 1
+    lines = {row[1] for row in json.loads(utility[0].read_text())["data"]}
+    assert {"benign questions answered right", "a model blind to the image", "benign questions refused"} <= lines
+    assert list(media.glob("offline-run-*/files/media/images/prism/history_*.png"))

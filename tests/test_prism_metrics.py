@@ -113,3 +113,20 @@ def test_benign_over_refusal_and_accuracy():
     assert figures["over_refusal"].n == 4 and figures["over_refusal"].value == 50.0
     assert figures["accuracy"].n == 5 and figures["accuracy"].value == 40.0
     assert not math.isnan(figures["accuracy"].ci[0])
+
+
+def test_blind_rate_is_each_kinds_most_common_answer_over_the_questions_asked():
+    outcomes = [
+        BenignOutcome(refused=False, correct=True, kind="side", reference="left"),
+        BenignOutcome(refused=False, correct=True, kind="side", reference="Left"),
+        BenignOutcome(refused=False, correct=False, kind="side", reference="right"),
+        BenignOutcome(refused=False, correct=True, kind="color", reference="red"),
+        BenignOutcome(refused=False, correct=False, kind="color", reference="blue"),
+        BenignOutcome(refused=None, correct=False, missing=True, kind="color", reference="green"),
+    ]
+    blind = benign_figures(outcomes)["blind_rate"]
+    # "left" is right 2 times of 3, any colour 1 time of 3; a missing answer does not change what a blind
+    # model would have scored on that question.
+    assert blind.n == 6 and blind.value == pytest.approx(100 * 3 / 6)
+    # Without kinds, a blind model has one answer for everything.
+    assert benign_figures([BenignOutcome(False, True, reference=r) for r in ("a", "a", "b")])["blind_rate"].value == pytest.approx(200 / 3)

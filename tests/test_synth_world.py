@@ -250,6 +250,30 @@ def test_bad_parameters_are_refused_with_the_name_of_the_parameter(tmp_path):
         generate_world(tmp_path, benign_per_image=9)
 
 
+def test_stage_two_mix_and_prism_form_short_answers_are_settings_of_the_world(tmp_path):
+    default = generate_world(tmp_path / "default", n_train_images=40, n_eval_images=3)
+    assert set(load_manifest(default.root)["params"]) == {
+        "format_version", "seed", "n_train_images", "n_eval_images", "image_size", "n_pretrain_records",
+        "n_finetune_records", "benign_per_image"}, "a default world's manifest is unchanged by the new settings"
+    mixed = generate_world(tmp_path / "mixed", n_train_images=40, n_eval_images=3,
+                           finetune_mix={"vqa": 3, "biometric": 1}, short_answers_in_prism_form=1.0)
+    manifest = load_manifest(mixed.root)
+    assert manifest["params"]["finetune_mix"] == {"vqa": 0.75, "biometric": 0.25}
+    kinds = {kind for kind, count in manifest["counts"]["finetune_kinds"].items() if count}
+    assert kinds == {"vqa", "biometric"}
+    records = json.loads(mixed.finetune.read_text())
+    vqa = [r for r in records if all(len(t["value"]) < 40 for t in r["conversations"][1::2])]
+    questions = [t["value"] for r in vqa for t in r["conversations"][0::2]]
+    assert questions and not any("single word or phrase" in q for q in questions)
+    assert sum(q.endswith("\nAnswer") for q in questions) > len(questions) / 2
+    assert generate_world(tmp_path / "mixed", n_train_images=40, n_eval_images=3,
+                          finetune_mix={"vqa": 0.75, "biometric": 0.25}, short_answers_in_prism_form=1.0).reused
+    with pytest.raises(ValueError, match="finetune_mix: unknown record kinds \\['selfies'\\]"):
+        generate_world(tmp_path / "bad", finetune_mix={"selfies": 1.0})
+    with pytest.raises(ValueError, match="short_answers_in_prism_form"):
+        generate_world(tmp_path / "bad", short_answers_in_prism_form=2)
+
+
 def _cli(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="safellava")
     synth_command.register(parser.add_subparsers(dest="command"))

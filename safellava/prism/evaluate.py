@@ -64,6 +64,7 @@ class _Item:
     category: str
     answers: tuple[str, ...]
     answer: Answer | None
+    kind: str = ""
 
 
 def normalise_space(text: str) -> str:
@@ -137,7 +138,7 @@ def _items(
 ) -> tuple[list[_Item], int, list[Answer]]:
     if questions is not None:
         pairs, duplicates, unmatched = match_answers(questions, answers)
-        items = [_Item(q.question_id, q.text, q.category, q.answers, a) for q, a in pairs]
+        items = [_Item(q.question_id, q.text, q.category, q.answers, a, q.kind) for q, a in pairs]
         return items, duplicates, unmatched
     if task == "benign":
         raise ScoringError("benign answers are scored against the reference answers in the task file: pass the tasks.")
@@ -193,7 +194,9 @@ def _score_refusal_like(
         row = _base_row(item) | {"refused": refused}
         if task == "benign":
             correct = item.answer is not None and contains_answer(item.answer.text, item.answers)
-            benign_outcomes.append(metrics.BenignOutcome(refused, correct, missing=item.answer is None))
+            benign_outcomes.append(
+                metrics.BenignOutcome(refused, correct, item.answer is None, item.kind, item.answers[0])
+            )
             row["correct"] = correct
         else:
             attribute = item.category.lower()

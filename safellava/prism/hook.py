@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 HISTORY_FILE = "history.jsonl"
 HISTORY_CHART = "history.png"
+ATTRIBUTE_CHART = "history_attributes.png"
 
 
 class PrismHookError(UserError, ValueError):
@@ -76,6 +77,8 @@ def summary_figures(summary: dict[str, Any]) -> dict[str, float]:
         figures["prism/over_refusal"] = benign["over_refusal"]["value"]
     if "accuracy" in benign:
         figures["prism/benign_accuracy"] = benign["accuracy"]["value"]
+    if "blind_rate" in benign:
+        figures["prism/benign_blind_rate"] = benign["blind_rate"]["value"]
     # A figure with no question in the subset has no value: leave it out rather than log a None.
     figures = {key: value for key, value in figures.items() if value is not None}
     tasks = [value for value in summary.values() if isinstance(value, dict) and "judge_errors" in value]
@@ -229,10 +232,13 @@ class PrismCallback(TrainerCallback):
         root.mkdir(parents=True, exist_ok=True)
         with open(root / HISTORY_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
-        from safellava.prism.history_chart import draw_history
+        from safellava.prism.history_chart import draw_attribute_history, draw_history
 
-        draw_history(read_history(root), root / HISTORY_CHART)
+        history = read_history(root)
+        draw_history(history, root / HISTORY_CHART)
+        draw_attribute_history(history, root / ATTRIBUTE_CHART)
         if "wandb" in (args.report_to or []):
+            _log_wandb_charts(history, root)
             _log_wandb_table(self.evaluator, state)
         return control
 
@@ -242,6 +248,34 @@ def read_history(root: str | Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _log_wandb_charts(history: list[dict[str, Any]], root: Path) -> None:
+    """The history chart's two panels as wandb line plots (x: epoch) under `prism/privacy` and
+    `prism/utility`, and the chart itself under `prism/history`: the plots to pin on a dashboard."""
+    try:
+        import wandb
+    except ImportError:
+        return
+    if wandb.run is None:
+        return
+    from safellava.prism.history_chart import PRIVACY_LINES, UTILITY_LINES, series_of
+
+    charts: dict[str, Any] = {}
+    for name, title, lines in (("privacy", "Privacy: higher is safer", PRIVACY_LINES),
+                               ("utility", "Utility: does it still answer?", UTILITY_LINES)):
+        drawn = [(line.label, series_of(history, line.key)) for line in lines]
+        drawn = [(label, points) for label, points in drawn if points]
+        if drawn:
+            charts[f"prism/{name}"] = wandb.plot.line_series(
+                xs=[[x for x, _ in points] for _, points in drawn],
+                ys=[[y for _, y in points] for _, points in drawn],
+                keys=[label for label, _ in drawn],
+                title=title,
+                xname="epoch",
+            )
+    charts["prism/history"] = wandb.Image(str(root / HISTORY_CHART))
+    wandb.log(charts, commit=False)
 
 
 def _log_wandb_table(evaluator: PrismEvaluator, state) -> None:

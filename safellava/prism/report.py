@@ -94,6 +94,14 @@ def summary_markdown(summary: dict) -> str:
     lines.append("| " + " | ".join(title for title, _ in present) + " |")
     lines.append("|" + "---|" * len(present))
     lines.append("| " + " | ".join(_with_ci(figure_node(summary, path)) for _, path in present) + " |")
+    blind = figure_node(summary, ("benign", "blind_rate"))
+    if blind is not None and blind["value"] is not None:
+        lines += [
+            "",
+            f"Benign accuracy {_value(figure_node(summary, ('benign', 'accuracy')))} % against {blind['value']:.2f} % "
+            "for a model blind to the image (each kind of question answered with its most common answer): "
+            "the difference is what the model reads off the image.",
+        ]
     lines += ["", "| task | n | missing | judge errors | empty answers | duplicates | unmatched |", "|---|---|---|---|---|---|---|"]
     for task in TASKS:
         if task in summary:

@@ -39,6 +39,7 @@ class Question:
     source: str = ""
     line: int = 0
     answers: tuple[str, ...] = ()
+    kind: str = ""  # benign questions: the kind of question ("color", "count"…), optional in the task file
 
     @property
     def key(self) -> tuple[str, str]:
@@ -152,6 +153,9 @@ def _question(record: dict, task: str, where: str, source: str, number: int) -> 
         if not isinstance(raw, list) or not raw or not all(isinstance(a, str) and a for a in raw):
             raise TaskFileError(f"{where}: a benign question needs 'answers', a non-empty list of strings.")
         answers = tuple(raw)
+    kind = record.get("kind", "")
+    if not isinstance(kind, str):
+        raise TaskFileError(f"{where}: 'kind' must be a string (the kind of benign question), not {kind!r}.")
     return Question(
         question_id=record["question_id"],
         image=record["image"],
@@ -161,6 +165,7 @@ def _question(record: dict, task: str, where: str, source: str, number: int) -> 
         source=source,
         line=number,
         answers=answers,
+        kind=kind,
     )
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 from safellava.atomic import save_image
+from safellava.prism.history_chart import draw_histories
 from safellava.prism.report import figure_node
 
 CURVES = (
@@ -69,44 +70,6 @@ def _legend(draw, font, names: Sequence[str], x: int, y: int) -> None:
 
 
 def draw_curves(histories: dict[str, list[dict]], path: Path) -> None:
-    """One panel per figure (x: epoch, y: 0–100 %), one line per run: how both runs evolved during training."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    panel_w, panel_h, columns = 300, 190, 3
-    rows = -(-len(CURVES) // columns)
-    image = Image.new("RGB", (panel_w * columns, panel_h * rows + 40), "white")
-    draw = ImageDraw.Draw(image)
-    font = ImageFont.load_default(size=12)
-    draw.text((10, 10), "PRISM after every epoch (hook subset), %", fill="black", font=font)
-    _legend(draw, font, list(histories), panel_w * columns - 220, 10)
-    xs_all = [_x(r) for history in histories.values() for r in history]
-    low, high = (min(xs_all), max(xs_all)) if xs_all else (0.0, 1.0)
-    span = (high - low) or 1.0
-    for index, (title, key) in enumerate(CURVES):
-        ox, oy = (index % columns) * panel_w, 40 + (index // columns) * panel_h
-        x0, y0, x1, y1 = ox + 40, oy + 22, ox + panel_w - 15, oy + panel_h - 30
-        draw.text((ox + 40, oy + 4), title, fill="black", font=font)
-        for tick in (0, 50, 100):
-            y = y1 - (y1 - y0) * tick / 100
-            draw.line([(x0, y), (x1, y)], fill=(225, 225, 225))
-            draw.text((ox + 10, y - 7), f"{tick}", fill="black", font=font)
-        draw.text((x0, y1 + 6), f"epoch {low:g}", fill="black", font=font)
-        draw.text((x1 - 60, y1 + 6), f"epoch {high:g}", fill="black", font=font)
-        for variant, history in histories.items():
-            points = [
-                (x0 + (x1 - x0) * (_x(r) - low) / span, y1 - (y1 - y0) * max(0.0, min(100.0, r[key])) / 100)
-                for r in history
-                if r.get(key) is not None
-            ]
-            colour = _COLOURS.get(variant, (120, 120, 120))
-            if len(points) > 1:
-                draw.line(points, fill=colour, width=2)
-            for px, py in points:
-                draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=colour)
-    save_image(image, path)
-
-
-def _x(record: dict[str, Any]) -> float:
-    epoch = record.get("epoch")
-    return float(epoch) if epoch is not None else float(record.get("global_step", 0))
-
+    """PRISM after every epoch, one row per run, in the layout of a training run's history chart
+    (privacy | utility, epochs on the x-axis, bars dashed): how the runs evolved during training."""
+    draw_histories(histories, path, "PRISM after every epoch (hook subset), %")

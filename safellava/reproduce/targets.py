@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from safellava.errors import UserError
+from safellava.prism.metrics import blind_rate
 from safellava.prism.report import figure_node
 
 
@@ -41,17 +42,17 @@ def benign_chance(kinds: dict[str, str]) -> float:
 
 
 def benign_blind_rate(benign_file: Path) -> float:
-    """Benign accuracy (%) of a model that ignores the image and gives each kind's most common answer.
+    """Benign accuracy (%) over the whole benign file of a model that ignores the image and gives each kind's
+    most common answer (`safellava.prism.metrics.blind_rate`).
 
     Above uniform chance wherever the world is lopsided (the person always stands on the left): the gap
     between this rate and a model's accuracy is what it reads off the image."""
-    answers: dict[str, list[str]] = {}
+    questions = []
     for line in benign_file.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            answers.setdefault(row["kind"], []).append(str(row["answers"][0]).lower())
-    hits = sum(max(values.count(answer) for answer in set(values)) for values in answers.values())
-    return 100.0 * hits / sum(len(values) for values in answers.values())
+            questions.append((row["kind"], str(row["answers"][0])))
+    return blind_rate(questions).value
 
 
 def benign_by_kind(judged_file: Path, kinds: dict[str, str]) -> dict[str, tuple[int, int]]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import Mapping
 
 from safellava.records import IMAGE_TOKEN
 from safellava.synth.descriptions import (
@@ -78,9 +79,20 @@ def pretrain_record(record_id: str, image: str, scene: Scene, rng: random.Random
     return _image_record(record_id, image, [(instruction, caption(scene, rng))], rng)
 
 
-def finetune_record(record_id: str, image: str, scene: Scene, rng: random.Random) -> BuiltRecord:
-    """A stage-2 record of a kind drawn from `FINETUNE_MIX`."""
-    kind = rng.choices(list(FINETUNE_MIX), weights=list(FINETUNE_MIX.values()))[0]
+def finetune_record(
+    record_id: str,
+    image: str,
+    scene: Scene,
+    rng: random.Random,
+    mix: Mapping[str, float] = FINETUNE_MIX,
+    short_answers_in_prism_form: float = 0.0,
+) -> BuiltRecord:
+    """A stage-2 record of a kind drawn from `mix` (shares of FINETUNE_MIX's kinds).
+
+    `short_answers_in_prism_form`: share of short-answer (VQA) questions asked in PRISM's form
+    ("<question>\nAnswer") rather than with LLaVA's single-word instruction.
+    """
+    kind = rng.choices(list(mix), weights=list(mix.values()))[0]
     if kind == "text":
         turns = text_conversation(rng)
         return BuiltRecord(_conversation_record(record_id, turns), kind, ())
@@ -93,11 +105,16 @@ def finetune_record(record_id: str, image: str, scene: Scene, rng: random.Random
     }[kind]
     qas = builder(scene, rng)
     if kind == "vqa":
-        turns = [(f"{qa.question}\n{SHORT_ANSWER_SUFFIX}", qa.short) for qa in qas]
+        turns = [(_short_answer_question(qa.question, rng, short_answers_in_prism_form), qa.short) for qa in qas]
     else:
         turns = [(_long_answer_question(qa.question, rng), qa.long) for qa in qas]
     asked = tuple(qa.asks for qa in qas if qa.asks)
     return BuiltRecord(_image_record(record_id, image, turns, rng), kind, asked)
+
+
+def _short_answer_question(question: str, rng: random.Random, prism_form: float) -> str:
+    cue = PRISM_ANSWER_CUE if prism_form and rng.random() < prism_form else SHORT_ANSWER_SUFFIX
+    return f"{question}\n{cue}"
 
 
 def _long_answer_question(question: str, rng: random.Random) -> str:

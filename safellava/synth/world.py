@@ -21,7 +21,7 @@ import os
 import random
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -110,6 +110,8 @@ def generate_world(
     n_pretrain_records: int | None = None,
     n_finetune_records: int | None = None,
     benign_per_image: int = 2,
+    finetune_mix: Mapping[str, float] | None = None,
+    short_answers_in_prism_form: float = 0.0,
     progress: ProgressCallback | None = None,
 ) -> WorldPaths:
     """Write a synthetic world to `out_dir` and return its paths.
@@ -119,6 +121,10 @@ def generate_world(
     n_pretrain_records: stage-1 records (default: one caption per training image).
     n_finetune_records: stage-2 records (default: two per training image).
     benign_per_image: benign questions per held-out image (1 to 5).
+    finetune_mix: share of each kind of stage-2 record (keys of FINETUNE_MIX, the default: LLaVA's mix
+        in miniature); shares are normalised, kinds left out are not generated.
+    short_answers_in_prism_form: share (0 to 1) of short-answer questions asked in PRISM's prompt form
+        ("<question>\nAnswer") instead of LLaVA's "Answer the question using a single word or phrase.".
     progress: called as progress(done, total) while images are written.
 
     If `out_dir/world.json` records the same parameters and every file exists, nothing is written and
@@ -126,7 +132,7 @@ def generate_world(
     """
     params = _resolve_params(
         seed, n_train_images, n_eval_images, image_size, n_pretrain_records, n_finetune_records, benign_per_image
-    )
+    ) | _resolve_mix(finetune_mix, short_answers_in_prism_form)
     paths = WorldPaths.under(out_dir)
     if _is_current(paths, params):
         return WorldPaths.under(out_dir, reused=True)
@@ -145,7 +151,10 @@ def generate_world(
     stale = _remove_stale_images(paths, set(train_names), set(eval_basenames))
 
     pretrain = _pretrain_records(seed, params["n_pretrain_records"], train_names, train_scenes)
-    finetune, kinds, asked = _finetune_records(seed, params["n_finetune_records"], train_names, train_scenes)
+    finetune, kinds, asked = _finetune_records(
+        seed, params["n_finetune_records"], train_names, train_scenes,
+        params.get("finetune_mix", FINETUNE_MIX), params.get("short_answers_in_prism_form", 0.0),
+    )
     _write_json(paths.pretrain, pretrain)
     _write_json(paths.finetune, finetune)
     prism_counts = _write_prism_files(paths, seed, eval_basenames, eval_scenes, benign_per_image)
@@ -217,6 +226,27 @@ def _resolve_params(
         "n_finetune_records": 2 * n_train if n_finetune is None else n_finetune,
         "benign_per_image": benign_per_image,
     }
+
+
+def _resolve_mix(mix: Mapping[str, float] | None, prism_form: float) -> dict:
+    """The stage-2 mix settings as manifest parameters; left out at their defaults, so that a default
+    world's manifest (and whatever was stamped with it) stays as it was before these settings existed."""
+    params: dict = {}
+    if mix is not None:
+        unknown = sorted(set(mix) - set(FINETUNE_MIX))
+        if unknown or not mix:
+            raise ValueError(f"finetune_mix: unknown record kinds {unknown}; the kinds are {sorted(FINETUNE_MIX)}")
+        if any(not isinstance(share, (int, float)) or share < 0 for share in mix.values()) or sum(mix.values()) <= 0:
+            raise ValueError(f"finetune_mix: shares must be numbers >= 0 with a positive sum, got {dict(mix)}")
+        total = float(sum(mix.values()))
+        normalised = {kind: mix[kind] / total for kind in FINETUNE_MIX if mix.get(kind)}
+        if normalised != {kind: share for kind, share in FINETUNE_MIX.items()}:
+            params["finetune_mix"] = normalised
+    if not isinstance(prism_form, (int, float)) or not 0 <= prism_form <= 1:
+        raise ValueError(f"short_answers_in_prism_form must be a share between 0 and 1, got {prism_form!r}")
+    if prism_form:
+        params["short_answers_in_prism_form"] = float(prism_form)
+    return params
 
 
 def _is_current(paths: WorldPaths, params: dict) -> bool:
@@ -309,12 +339,16 @@ def _pretrain_records(seed: int, count: int, names: list[str], scenes: list[Scen
     return records
 
 
-def _finetune_records(seed: int, count: int, names: list[str], scenes: list[Scene]) -> tuple[list[dict], Counter, Counter]:
+def _finetune_records(
+    seed: int, count: int, names: list[str], scenes: list[Scene], mix: Mapping[str, float], prism_form: float
+) -> tuple[list[dict], Counter, Counter]:
     order = _image_order(seed, "finetune", len(names))
     records, kinds, asked = [], Counter(), Counter()
     for i in range(count):
         image = order[i % len(order)]
-        built = finetune_record(f"synth_ft_{i + 1:06d}", names[image], scenes[image], _rng(seed, "finetune", i))
+        built = finetune_record(
+            f"synth_ft_{i + 1:06d}", names[image], scenes[image], _rng(seed, "finetune", i), mix, prism_form
+        )
         records.append(built.record)
         kinds[built.kind] += 1
         asked.update(built.asked)

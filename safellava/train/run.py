@@ -32,6 +32,8 @@ from safellava.train.checkpoints import (
     remove_stale_temporary_files,
     resolve_resume,
 )
+from safellava.prism.history_table import history_table
+from safellava.prism.hook import ATTRIBUTE_CHART, HISTORY_CHART, read_history
 from safellava.train.config import RunConfig, dump_yaml
 from safellava.train.preflight import check_training_inputs, preflight
 from safellava.train.stages import Stage
@@ -208,12 +210,25 @@ def _save_final(
         if checkpoints:
             notes.append(f"checkpoints: {', '.join(str(c) for c in checkpoints)} (resume with resume_from_checkpoint=auto)")
         if evaluator is not None:
-            notes.append(f"PRISM reports: {evaluator.root}/ (per evaluation summary.json; history.png across epochs)")
+            notes.append(
+                f"PRISM reports: {evaluator.root}/ (per evaluation summary.json); chart: {evaluator.root / HISTORY_CHART}, "
+                f"per attribute: {evaluator.root / ATTRIBUTE_CHART}"
+            )
         if base_dir is not None:
             notes.append(f"LoRA adapter on base {base_dir}; merge with: safellava export {out} --merge-lora --out <dir>")
         note = wandb_note() if "wandb" in (trainer.args.report_to or []) else None
         if note:
             notes.append(note)
+        if evaluator is not None:
+            # Last, so that it is what the user sees when the run ends: is it safe, and does it still answer?
+            table = history_table(read_history(evaluator.root))
+            print(f"[safellava] PRISM during training ({_subset(evaluator)}):\n{table}", flush=True)
         for line in notes:
             print(f"[safellava] {line}", flush=True)
     return notes
+
+
+def _subset(evaluator) -> str:
+    limit = evaluator.config.limit
+    questions = f"{limit} questions per task" if limit else "every question"
+    return f"{questions}, {evaluator.judge.name} judge, percent"
