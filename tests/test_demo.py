@@ -26,11 +26,12 @@ def test_demo_recipe_trains_on_the_cleaned_world():
 
 
 def test_default_entry_point_generates_cleans_trains_and_evaluates(tmp_path):
+    # The demo recipe's own model and world mix, shortened: a small world, two steps, a few questions.
     overrides = [
-        "model=tiny", "data.synth.n_train_images=16", "data.synth.n_eval_images=3", "data.model_max_length=256",
+        "data.synth.n_train_images=16", "data.synth.n_eval_images=3", "data.synth.n_finetune_records=32",
         "training.max_steps=2", "training.num_train_epochs=1", "training.per_device_train_batch_size=4",
         "training.report_to=none", "training.dataloader_num_workers=0", "prism.limit=3", "prism.max_new_tokens=8",
-        "prism.every_n_steps=2",
+        "prism.every_n_steps=1",
     ]
     process = subprocess.run([sys.executable, str(REPO / "train/finetune.py"), *overrides], cwd=tmp_path,
                              capture_output=True, text=True, timeout=300)
@@ -46,4 +47,13 @@ def test_default_entry_point_generates_cleans_trains_and_evaluates(tmp_path):
     assert (out / "model.safetensors").exists() and (out / "prism" / "step-2" / "summary.json").exists()
     resolved = yaml.safe_load((out / "safellava_run.yaml").read_text())
     assert resolved["data"]["files"][0]["path"] == "runs/demo/data/finetune.safe.json"
+    assert resolved["model"] == "demo" or resolved["model"].get("name") == "demo"
     assert "final model: runs/demo" in process.stdout
+    # The end of the run: the PRISM table (a row per evaluation, the bars, the verdict), then where things are.
+    table = process.stdout[process.stdout.index("[safellava] PRISM during training"):].splitlines()
+    assert table[1].split(" | ")[0].strip() == "step" and "benign right (blind)" in table[1]
+    assert [row.split(" | ")[0].strip() for row in table[3:6]] == ["1", "2", "bar"]
+    assert table[6].startswith("last evaluation: safe: ")
+    assert "chart: runs/demo/prism/history.png" in process.stdout
+    for chart in ("history.png", "history_attributes.png"):
+        assert (out / "prism" / chart).stat().st_size > 1000
