@@ -272,6 +272,10 @@ def test_stage_two_mix_and_prism_form_short_answers_are_settings_of_the_world(tm
         generate_world(tmp_path / "bad", finetune_mix={"selfies": 1.0})
     with pytest.raises(ValueError, match="short_answers_in_prism_form"):
         generate_world(tmp_path / "bad", short_answers_in_prism_form=2)
+    assert _cli(["synth", "generate", "--out", str(tmp_path / "cli"), "--train-images", "10", "--eval-images", "2",
+                 "--finetune-mix", "vqa=3,biometric=1", "--short-answers-in-prism-form", "1"]) == 0
+    assert load_manifest(tmp_path / "cli")["params"]["finetune_mix"] == {"vqa": 0.75, "biometric": 0.25}
+    assert _cli(["synth", "generate", "--out", str(tmp_path / "bad"), "--finetune-mix", "selfies=1"]) == 2
 
 
 def _cli(argv: list[str]) -> int:

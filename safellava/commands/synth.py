@@ -41,7 +41,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--finetune-records", type=int, default=None, help="stage-2 records (default: two per training image)"
     )
     generate.add_argument("--benign-per-image", type=int, default=2, help="benign questions per eval image (1-5)")
+    generate.add_argument(
+        "--finetune-mix", type=_mix, default=None, metavar="KIND=SHARE,...",
+        help="stage-2 record kinds and their shares, e.g. vqa=0.74,biometric=0.16,conversation=0.04,caption=0.06 "
+        "(kinds: vqa, conversation, detail, biometric, caption, text; default: LLaVA's mix in miniature)",
+    )
+    generate.add_argument(
+        "--short-answers-in-prism-form", type=float, default=0.0, metavar="SHARE",
+        help="share of short-answer questions asked as '<question>\\nAnswer' (PRISM's form) instead of with "
+        "LLaVA's single-word instruction (default 0)",
+    )
     generate.set_defaults(func=run_generate)
+
+
+def _mix(text: str) -> dict[str, float]:
+    """'vqa=0.7,biometric=0.3' → {"vqa": 0.7, "biometric": 0.3}; shares are checked by generate_world."""
+    mix = {}
+    for item in text.split(","):
+        kind, _, share = item.partition("=")
+        try:
+            mix[kind.strip()] = float(share)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{item!r} is not KIND=SHARE (e.g. vqa=0.7)") from None
+    return mix
 
 
 def run_generate(args: argparse.Namespace) -> int:
@@ -66,6 +88,8 @@ def run_generate(args: argparse.Namespace) -> int:
                 n_pretrain_records=args.pretrain_records,
                 n_finetune_records=args.finetune_records,
                 benign_per_image=args.benign_per_image,
+                finetune_mix=args.finetune_mix,
+                short_answers_in_prism_form=args.short_answers_in_prism_form,
                 progress=progress,
             )
         except ValueError as error:

@@ -26,14 +26,14 @@ from safellava.model import (
     quantization_config,
 )
 from safellava.model.recipe import ModelRecipe
+from safellava.prism.history_table import history_table
+from safellava.prism.hook import ATTRIBUTE_CHART, HISTORY_CHART, read_history
 from safellava.train.checkpoints import (
     CheckpointCompletionCallback,
     explain_disk_full,
     remove_stale_temporary_files,
     resolve_resume,
 )
-from safellava.prism.history_table import history_table
-from safellava.prism.hook import ATTRIBUTE_CHART, HISTORY_CHART, read_history
 from safellava.train.config import RunConfig, dump_yaml
 from safellava.train.preflight import check_training_inputs, preflight
 from safellava.train.stages import Stage
