@@ -41,3 +41,11 @@ def task_figures(task: str) -> list[TaskFigure]:
     else:
         raise ValueError(f"unknown PRISM task {task!r}")
     return figures + [TaskFigure("judge_errors", ("judge_errors",), False, is_count=True)]
+
+
+def figure_value(task_summary: dict, figure: TaskFigure) -> float | int | None:
+    """The figure's value (None where nothing could be counted) in one task's part of a summary.json."""
+    node = task_summary
+    for key in figure.path:
+        node = node[key]
+    return node if figure.is_count else node["value"]

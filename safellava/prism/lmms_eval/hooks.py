@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from safellava.prism.generate import finish_answer
-from safellava.prism.lmms_eval.figures import lmms_task_name, task_figures
+from safellava.prism.lmms_eval.figures import figure_value, lmms_task_name, task_figures
 
 #: The model id recorded in the reports: lmms-eval does not tell its tasks which model answered.
 MODEL_ID = "lmms-eval"
@@ -61,10 +61,7 @@ def aggregate(items: list[dict]) -> float | int | None:
     task = first["task"]
     summary = score_items(items)
     figure = next(f for f in task_figures(task) if f.metric == first["metric"])
-    node: Any = summary[task]
-    for key in figure.path:
-        node = node[key]
-    return node if figure.is_count else node["value"]
+    return figure_value(summary[task], figure)
 
 
 def score_items(items: list[dict]) -> dict:

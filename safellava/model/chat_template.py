@@ -13,10 +13,14 @@ matches a tokenizer is decided by the probe.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from safellava.data.templates import QWEN_SYSTEM, VICUNA_SYSTEM, render_prompt
+from safellava.model.processor import image_token_count
 from safellava.records import IMAGE_TOKEN
+
+logger = logging.getLogger(__name__)
 
 # The text of a message: a plain string, or typed parts in order (images as the image token plus its
 # separator, text as it is). {sep} is filled in per tokenizer.
@@ -33,8 +37,8 @@ _SYSTEM = (
     "{%- set turns = messages[1:] -%}{%- else -%}{%- set system = {default} -%}{%- set turns = messages -%}{%- endif -%}"
 )
 
-# The same layouts as the templates of the same names in `templates.py` (the BOS token is left to the
-# processor, which adds it when it tokenizes).
+# The same layouts as the templates of the same names in `templates.py`. A BOS token is left to the
+# processor, which adds it when it tokenizes ({bos}: see `chat_template_for`).
 _JINJA = {
     "vicuna_v1": (
         _SYSTEM.replace("{default}", repr(VICUNA_SYSTEM))
@@ -54,7 +58,8 @@ _JINJA = {
     ),
     "llama3": (
         _SYSTEM.replace("{default}", "none")
-        + "{%- if system -%}{{ '<|start_header_id|>system<|end_header_id|>\\n\\n' + system + '<|eot_id|>' }}{%- endif -%}"
+        + "{{ '{bos}' }}"
+        "{%- if system -%}{{ '<|start_header_id|>system<|end_header_id|>\\n\\n' + system + '<|eot_id|>' }}{%- endif -%}"
         "{%- for message in turns -%}"
         "{{ '<|start_header_id|>' + message['role'] + '<|end_header_id|>\\n\\n' }}" + _CONTENT + "{{ '<|eot_id|>' }}"
         "{%- endfor -%}"
@@ -71,17 +76,17 @@ def chat_template_for(template: str, processor: Any) -> str | None:
     template, like `plain`, is no chat layout)."""
     if template not in _JINJA:
         return None
-    for separator in ("\\n", " \\n"):
-        candidate = _JINJA[template].replace("{sep}", separator)
-        if _prompts_alike(candidate, template, processor):
-            return candidate
+    for separator in ("\\n", " \\n"):  # Jinja escapes, read inside the template's string literal
+        # Llama 3 writes <|begin_of_text|> itself, unless the processor's tokenizer adds it as its BOS.
+        for bos in ("", "<|begin_of_text|>") if template == "llama3" else ("",):
+            candidate = _JINJA[template].replace("{sep}", separator).replace("{bos}", bos)
+            if _prompts_alike(candidate, template, processor):
+                return candidate
     return None
 
 
 def _prompts_alike(jinja: str, template: str, processor: Any) -> bool:
     from PIL import Image
-
-    from safellava.model.processor import image_token_count
 
     messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": _PROBE_QUESTION}]}]
     tokenizer = processor.tokenizer
@@ -98,3 +103,20 @@ def _prompts_alike(jinja: str, template: str, processor: Any) -> bool:
     except Exception:  # a template this tokenizer cannot serve (e.g. it lacks <|im_start|>) is not offered
         return False
     return ids == list(expected)
+
+
+def attach_chat_template(processor: Any, template: str | None) -> bool:
+    """Give `processor` the chat template of `template` before it is saved, unless it has one already
+    (a hub checkpoint's own). Returns whether one was attached."""
+    if not template or getattr(processor, "chat_template", None):
+        return False
+    jinja = chat_template_for(template, processor)
+    if jinja is None:
+        logger.info(
+            "no chat template reproduces the %r template with this tokenizer; tools that prompt through the "
+            "processor's chat template (e.g. lmms-eval's llava_hf) cannot prompt this model as it was trained",
+            template,
+        )
+        return False
+    processor.chat_template = jinja
+    return True
