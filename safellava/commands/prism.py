@@ -20,7 +20,7 @@ SCORE_EXAMPLES = """examples:
 """
 LMMS_EVAL_EXAMPLES = """examples:
   safellava prism lmms-eval-tasks --tasks runs/demo/world/prism --images runs/demo/world/images --out lmms-tasks
-  lmms-eval --model llava_hf --model_args pretrained=runs/demo/safe/final,device=cpu \\
+  lmms-eval --model llava_hf --model_args pretrained=runs/demo/safe/final,device=cpu,device_map=cpu \\
       --tasks prism_refusal_soft,prism_refusal_hard,prism_implicit_leakage,prism_benign --include_path lmms-tasks
   safellava prism lmms-eval-tasks --tasks PRISM/ --images PRISM/images --out lmms-prism --judge openai --judge-model gpt-5-nano
 """
@@ -292,7 +292,10 @@ def run_lmms_eval_tasks(args: argparse.Namespace) -> int:
         return 2
     tasks = [path.stem for path in written if path.suffix == ".yaml"]
     print(f"wrote {len(written)} files in {args.out}: lmms-eval tasks {', '.join(tasks)}")
-    print(f"run: lmms-eval --model llava_hf --model_args pretrained=MODEL --tasks {','.join(tasks[:-1])} --include_path {args.out}")
+    print(
+        f"run: lmms-eval --model llava_hf --model_args pretrained=MODEL,device=cpu,device_map=cpu "
+        f"--tasks {','.join(tasks[:-1])} --include_path {args.out}   (on a GPU: device=cuda:0,device_map=cuda:0)"
+    )
     return 0
 
 
