@@ -90,7 +90,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Write lmms-eval task definitions (prism_refusal_soft, prism_refusal_hard, "
         "prism_implicit_leakage, prism_benign and the group prism) for the given PRISM task files, "
         "scored by this project's judges with the figures of `safellava prism score`. Run them with "
-        "`lmms-eval --include_path OUT --tasks prism_...` (pip install 'safellava[lmms-eval]').",
+        "`lmms-eval --include_path OUT --tasks prism_...` (installing lmms-eval: docs/prism.md, 'In lmms-eval'). "
+        "An openai judge's model and endpoint left open here are read from lmms-eval's MODEL_VERSION and "
+        "OPENAI_API_URL when it scores.",
         epilog=LMMS_EVAL_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
