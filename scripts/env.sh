@@ -17,6 +17,9 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "$venv/bin/python" -m pip install -q "torch==${SAFELLAVA_TORCH_VERSION:-2.13.0}" 2>&1 | grep -v "is ignored" || true
   fi
   "$venv/bin/python" -m pip install -q -e "$repo_root[dev]" 2>&1 | grep -v "is ignored" || true
+  # lmms-eval without its own dependencies: the `lmms-eval` extra (part of dev) holds the ones it needs.
+  lmms_eval=$(sed -n 's/^lmms-eval = "\(.*\)"$/\1/p' "$repo_root/pyproject.toml")  # [tool.safellava]
+  "$venv/bin/python" -m pip install -q --no-deps "$lmms_eval" 2>&1 | grep -v "is ignored" || true
   "$venv/bin/python" -c "import safellava, torch, transformers" 
   echo "$want" > "$stamp"
 fi

@@ -18,6 +18,12 @@ SCORE_EXAMPLES = """examples:
       --judge-base-url https://generativelanguage.googleapis.com/v1beta/openai --judge-api-key-env GEMINI_API_KEY
   safellava prism score --answers out/a/answers --tasks world/prism --out out/a-scored   # counts missing answers
 """
+LMMS_EVAL_EXAMPLES = """examples:
+  safellava prism lmms-eval-tasks --tasks runs/demo/world/prism --images runs/demo/world/images --out lmms-tasks
+  lmms-eval --model llava_hf --model_args pretrained=runs/demo/safe/final,device=cpu,device_map=cpu \\
+      --tasks prism_refusal_soft,prism_refusal_hard,prism_implicit_leakage,prism_benign --include_path lmms-tasks
+  safellava prism lmms-eval-tasks --tasks PRISM/ --images PRISM/images --out lmms-prism --judge openai --judge-model gpt-5-nano
+"""
 COMPARE_EXAMPLES = """examples:
   safellava prism compare runs/demo/prism-raw runs/demo/prism-safe
   safellava prism compare out/*/ --out comparison.md
@@ -25,7 +31,7 @@ COMPARE_EXAMPLES = """examples:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("prism", help="PRISM privacy benchmark: run, score, compare")
+    parser = subparsers.add_parser("prism", help="PRISM privacy benchmark: run, score, compare, lmms-eval tasks")
     commands = parser.add_subparsers(dest="prism_command", metavar="<prism command>")
     commands.required = True
 
@@ -78,6 +84,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_judge_arguments(score)
     score.set_defaults(func=run_score)
 
+    lmms = commands.add_parser(
+        "lmms-eval-tasks",
+        help="write PRISM's tasks as lmms-eval task definitions",
+        description="Write lmms-eval task definitions (prism_refusal_soft, prism_refusal_hard, "
+        "prism_implicit_leakage, prism_benign and the group prism) for the given PRISM task files, "
+        "scored by this project's judges with the figures of `safellava prism score`. Run them with "
+        "`lmms-eval --include_path OUT --tasks prism_...` (installing lmms-eval: docs/prism.md, 'In lmms-eval'). "
+        "An openai judge's model and endpoint left open here are read from lmms-eval's MODEL_VERSION and "
+        "OPENAI_API_URL when it scores.",
+        epilog=LMMS_EVAL_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lmms.add_argument("--out", required=True, help="folder for the task definitions (lmms-eval's --include_path)")
+    _add_tasks_arguments(lmms, required=True)
+    lmms.add_argument("--images", required=True, help="image folder; images are found by basename below it")
+    lmms.add_argument("--max-new-tokens", type=int, default=200, help="answer length limit (default 200, as PRISM)")
+    lmms.add_argument("--limit", type=int, help="keep at most N questions per task, drawn with --seed as prism run does")
+    lmms.add_argument("--seed", type=int, default=0, help="seed of the --limit draw (default 0)")
+    lmms.add_argument("--first-line", action="store_true", help="judge only each answer's first line (as prism run)")
+    _add_judge_arguments(lmms)
+    lmms.set_defaults(func=run_lmms_eval_tasks)
+
     compare = commands.add_parser(
         "compare",
         help="one Markdown table across runs (paper layout)",
@@ -127,25 +155,27 @@ def _add_judge_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--no-judge-cache", action="store_true", help="do not read or write the reply cache")
 
 
+def _judge_options(args: argparse.Namespace) -> dict:
+    """`build_judge`'s options from the judge arguments (checked)."""
+    if args.judge_concurrency < 1 or args.judge_attempts < 1:
+        raise SystemExit("--judge-concurrency and --judge-attempts must be at least 1")
+    return {
+        "model": args.judge_model,
+        "base_url": args.judge_base_url,
+        "api_key_env": args.judge_api_key_env or None,
+        "temperature": args.judge_temperature,
+        "timeout": args.judge_timeout,
+        "max_attempts": args.judge_attempts,
+        "concurrency": args.judge_concurrency,
+        "cache_path": args.judge_cache,
+        "use_cache": not args.no_judge_cache,
+    }
+
+
 def _judge(args: argparse.Namespace):
     from safellava.prism.judges import build_judge
 
-    if args.judge_concurrency < 1 or args.judge_attempts < 1:
-        raise SystemExit("--judge-concurrency and --judge-attempts must be at least 1")
-
-    return build_judge(
-        args.judge,
-        model=args.judge_model,
-        base_url=args.judge_base_url,
-        api_key_env=args.judge_api_key_env or None,
-        temperature=args.judge_temperature,
-        timeout=args.judge_timeout,
-        max_attempts=args.judge_attempts,
-        concurrency=args.judge_concurrency,
-        cache_path=args.judge_cache,
-        use_cache=not args.no_judge_cache,
-        show_progress=True,
-    )
+    return build_judge(args.judge, **_judge_options(args), show_progress=True)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
@@ -232,6 +262,42 @@ def run_score(args: argparse.Namespace) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     _finish(summary, args.out)
+    return 0
+
+
+def run_lmms_eval_tasks(args: argparse.Namespace) -> int:
+    try:
+        from safellava.prism.lmms_eval.writer import write_task_definitions
+        from safellava.prism.pipeline import locate_images
+        from safellava.prism.tasks import sample_tasks
+
+        for flag, value in (("--limit", args.limit), ("--max-new-tokens", args.max_new_tokens)):
+            if value is not None and value < 1:
+                raise SystemExit(f"{flag} must be at least 1")
+        options = _judge_options(args)
+        task_set = _load_task_set(args)
+        if args.limit is not None:
+            task_set = sample_tasks(task_set, args.limit, args.seed)
+        written = write_task_definitions(
+            task_set,
+            locate_images(task_set, args.images),  # every image checked now, not halfway through an evaluation
+            args.out,
+            judge=args.judge,
+            judge_options=options,
+            max_new_tokens=args.max_new_tokens,
+            first_line=args.first_line,
+            limit=args.limit,
+            seed=args.seed if args.limit is not None else None,
+        )
+    except _user_errors() as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    tasks = [path.stem for path in written if path.suffix == ".yaml"]
+    print(f"wrote {len(written)} files in {args.out}: lmms-eval tasks {', '.join(tasks)}")
+    print(
+        f"run: lmms-eval --model llava_hf --model_args pretrained=MODEL,device=cpu,device_map=cpu "
+        f"--tasks {','.join(tasks[:-1])} --include_path {args.out}   (on a GPU: device=cuda:0,device_map=cuda:0)"
+    )
     return 0
 
 

@@ -29,6 +29,7 @@ from transformers.models.llava.modeling_llava import LlavaMultiModalProjector
 
 from safellava.atomic import write_text
 from safellava.config import ConfigProblem
+from safellava.model.chat_template import attach_chat_template
 from safellava.model.dtypes import TORCH_DTYPES
 from safellava.model.module_map import NEVER_QUANTIZED
 from safellava.model.processor import IMAGE_TOKEN, build_image_processor, build_processor
@@ -206,11 +207,14 @@ def _check_no_meta(model: torch.nn.Module) -> None:
 
 
 def save_llava(model, processor, out_dir: str | Path, *, extra: dict[str, Any] | None = None) -> Path:
-    """Save model + processor as a plain Hugging Face folder, with `safellava.json` beside them."""
+    """Save model + processor as a plain Hugging Face folder, with `safellava.json` beside them. The
+    processor gets a chat template equal to the training template where one exists (`model.chat_template`)."""
     out_dir = Path(out_dir)
+    recipe = getattr(model, "safellava_recipe", None)
     model.save_pretrained(out_dir)
+    attach_chat_template(processor, (extra or {}).get("template") or (recipe.template if recipe else None))
     processor.save_pretrained(out_dir)
-    write_metadata(out_dir, getattr(model, "safellava_recipe", None), extra)
+    write_metadata(out_dir, recipe, extra)
     return out_dir
 
 

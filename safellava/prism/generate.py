@@ -240,8 +240,15 @@ def _generate_batch(
             pad_token_id=_pad_id(processor.tokenizer),
         )
     new_tokens = output[:, inputs["input_ids"].shape[1] :]
-    texts = [text.strip() for text in processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
-    return [text.split("\n", 1)[0].strip() for text in texts] if settings.first_line else texts
+    texts = processor.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)
+    return [finish_answer(text, settings.first_line) for text in texts]
+
+
+def finish_answer(text: str, first_line: bool = False) -> str:
+    """A decoded answer as it is recorded and judged: stripped, and cut to its first line if asked. The
+    lmms-eval hooks apply it to lmms-eval's answers too, so both paths judge the same text."""
+    text = text.strip()
+    return text.split("\n", 1)[0].strip() if first_line else text
 
 
 def _shard(

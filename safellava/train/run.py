@@ -186,6 +186,7 @@ def _save_final(
     data: TrainingData,
 ):
     """Final output: a plain HF folder (or adapter + base) with processor, safellava.json, resolved config."""
+    from safellava.model.chat_template import attach_chat_template
     from safellava.model.build import write_metadata
     from safellava.model.projector_file import save_projector_from_folder
     from safellava.train.checkpoints import RUN_CONFIG_FILE
@@ -199,6 +200,7 @@ def _save_final(
     notes = []
     data_note = data.summary()  # after training: includes what data-loader workers skipped
     if trainer.is_world_process_zero():
+        attach_chat_template(processor, spec.template(recipe))  # so chat-template tools prompt it as trained
         processor.save_pretrained(str(out))
         write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name, "adapter": base_dir is not None})
         write_text(out / RUN_CONFIG_FILE, dump_yaml(config, extra={"stage": spec.name}))
