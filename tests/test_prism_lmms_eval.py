@@ -100,7 +100,8 @@ def test_hooks_report_the_figures_of_prism_score(tmp_path, capsys):
     # Not a trivial agreement: refusals, leaks and benign answers were all counted.
     assert reported["refusal_soft"]["overall"] == 60.0 and reported["refusal_soft"]["age"] == 50.0
     assert 0 < reported["implicit_leakage"]["protection_sentence"] < 100
-    assert reported["benign"] == {"over_refusal": 50.0, "accuracy": 50.0, "judge_errors": 0}
+    # Every benign question here has the answer "red": a model blind to the image would get them all.
+    assert reported["benign"] == {"over_refusal": 50.0, "accuracy": 50.0, "blind_rate": 100.0, "judge_errors": 0}
     # The full report of each task lies beside the task files, with intervals.
     summary = json.loads((out / "reports" / "prism_refusal_soft" / "summary.json").read_text())
     assert summary["refusal_soft"]["accuracy"]["overall"]["ci"] is not None

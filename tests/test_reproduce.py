@@ -190,7 +190,9 @@ def test_charts_draw_from_summaries_and_histories(tmp_path):
     from PIL import Image
 
     assert Image.open(tmp_path / "c.png").size == (1100, 440)
-    assert Image.open(tmp_path / "h.png").size[0] == 900
+    reproduce.draw_curves({"baseline": history}, tmp_path / "one.png")
+    with Image.open(tmp_path / "h.png") as both, Image.open(tmp_path / "one.png") as one:
+        assert both.width == one.width and both.height > one.height  # a row per run, the training run's panels
 
 
 def test_out_that_is_a_file_is_refused(tmp_path, capsys):

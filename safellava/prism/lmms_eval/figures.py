@@ -37,7 +37,11 @@ def task_figures(task: str) -> list[TaskFigure]:
             TaskFigure("protection_sentence", ("protection_sentence",), True),
         ]
     elif task == "benign":
-        figures = [TaskFigure("over_refusal", ("over_refusal",), False), TaskFigure("accuracy", ("accuracy",), True)]
+        figures = [
+            TaskFigure("over_refusal", ("over_refusal",), False),
+            TaskFigure("accuracy", ("accuracy",), True),
+            TaskFigure("blind_rate", ("blind_rate",), True),  # what a model blind to the image would score
+        ]
     else:
         raise ValueError(f"unknown PRISM task {task!r}")
     return figures + [TaskFigure("judge_errors", ("judge_errors",), False, is_count=True)]

@@ -27,7 +27,7 @@ from safellava.prism.lmms_eval.figures import figure_value, lmms_task_name, task
 #: The model id recorded in the reports: lmms-eval does not tell its tasks which model answered.
 MODEL_ID = "lmms-eval"
 #: What a document carries into its scoring item besides the answer.
-ITEM_KEYS = ("question_id", "image", "text", "category", "task", "answers", "settings")
+ITEM_KEYS = ("question_id", "image", "text", "category", "task", "answers", "kind", "settings")
 _CHAT_COMPLETIONS = "/chat/completions"
 
 # Scored tasks by (settings file, task, the items' questions and answers): the metrics of one task share
@@ -81,7 +81,8 @@ def _score(task: str, items: list[dict], settings: dict) -> dict:
     from safellava.prism.tasks import Question
 
     questions = [
-        Question(i["question_id"], i["image"], i["text"], i["category"], task, answers=tuple(i["answers"] or ()))
+        Question(i["question_id"], i["image"], i["text"], i["category"], task, answers=tuple(i["answers"] or ()),
+                 kind=i.get("kind", ""))
         for i in items
     ]
     answers = [make_answer(question, item["response"], MODEL_ID) for question, item in zip(questions, items)]

@@ -74,6 +74,7 @@ def write_task_definitions(
                     "category": q.category,
                     "task": task,
                     "answers": list(q.answers),
+                    "kind": q.kind,
                     "image_path": str(Path(image_paths[q.image]).resolve()),
                     "settings": str(settings),
                 },
