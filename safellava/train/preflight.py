@@ -14,6 +14,7 @@ synthetic data exist, together with the record-by-record checks of `data.validat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -264,7 +265,8 @@ def _check_prism(config: RunConfig, made_by_run: Path | None, problems: Problems
                          "an existing PRISM task file or folder (or a synthetic world's prism/ folder); `prism: null` disables the hook")
     if not _made_by(made_by_run, hook.images) and not Path(hook.images).is_dir():
         problems.add(config.origins.of("prism.images"), "prism.images", hook.images, "an existing folder of PRISM images")
-    if hook.stop_when is not None and hook.stop_when.is_empty():
+    misspelt = any(problem.key.startswith("prism.stop_when.") for problem in config.problems)
+    if hook.stop_when is not None and hook.stop_when.is_empty() and not misspelt:
         problems.add(config.origins.of("prism.stop_when"), "prism.stop_when", {},
                      "at least one of refusal_min, sentence_protection_min, over_refusal_max, benign_accuracy_min "
                      "(percentages), or null to train the whole budget")
@@ -295,7 +297,7 @@ def _check_patch(spec: Stage, recipe: ModelRecipe | None, config: RunConfig, mad
     `patch:` section means nothing to the other stages."""
     if spec.name != "patch":
         if config.patch is not None:
-            problems.add(config.origins.of("patch"), "patch", "(a section)",
+            problems.add(config.origins.of("patch"), "patch", dataclasses.asdict(config.patch),
                          f"only the patch stage (train/patch.py) reads it; remove it for the {spec.name} stage")
         return
     if config.data.privacy == "none":
