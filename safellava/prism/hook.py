@@ -216,17 +216,18 @@ class PrismCallback(TrainerCallback):
         self.evaluator = evaluator
         self.evaluated_at: int | None = None  # the step of the latest evaluation
 
+    # The hook's schedule decides (it overrides Trainer's `eval_strategy` flag for these events).
     def on_epoch_end(self, args, state, control, **kwargs):
         epoch = int(round(state.epoch or 0))
         # An epoch that ends on a step the step schedule has just evaluated is not evaluated twice.
-        if epoch % self.evaluator.config.every_n_epochs == 0 and self.evaluated_at != state.global_step:
-            control.should_evaluate = True
+        due = epoch % self.evaluator.config.every_n_epochs == 0
+        control.should_evaluate = due and self.evaluated_at != state.global_step
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
         every = self.evaluator.config.every_n_steps
-        if every is not None and state.global_step % every == 0:
-            control.should_evaluate = True
+        if every is not None:
+            control.should_evaluate = state.global_step % every == 0
         return control
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
