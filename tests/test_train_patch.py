@@ -14,13 +14,13 @@ import pytest
 import torch
 from PIL import Image
 from safetensors.torch import load_file
-from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
+from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from safellava.model.build import save_llava
 from safellava.privacy.clean import clean_file
 from safellava.train.entry import main
 from safellava.train.run import run
-from train_support import same_weights, saved_weights, tiny_run_config
+from train_support import StopAfter, same_weights, saved_weights, tiny_run_config
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_LORA = "model={recipe: tiny, lora: {r: 4, alpha: 8}}"
@@ -65,17 +65,6 @@ def test_patch_trains_a_lora_adapter_on_the_patch_mix_and_leaves_its_start_untou
     assert metadata["stage"] == "patch" and metadata["adapter"] is True and metadata["global_step"] == 4
     assert _digest(trained / "model.safetensors") == before
     assert type(AutoModelForImageTextToText.from_pretrained(out)).__name__ == "LlavaForConditionalGeneration"
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
-            control.should_save = True
-            control.should_training_stop = True
-        return control
 
 
 def _logits(model, processor):

@@ -3,8 +3,9 @@
 `preflight(stage, config)` reads the model recipe, merges the stage's training defaults into the run
 config's `training:` and checks them against transformers' `TrainingArguments` (its annotations, the
 ranges below, then its own consistency checks, run without touching a device), and checks every file the
-run will read: data files (present and not empty), the image folder, the PRISM hook's tasks and images,
-`init_from`, an explicit resume checkpoint and the DeepSpeed config. Every problem is collected and raised
+run will read: data files (present and not empty), the image folder, the PRISM hook's tasks and images (and
+its `stop_when` targets), `init_from` (for the patch stage: a whole trained model), an explicit resume
+checkpoint and the DeepSpeed config; it resolves the stage's tune policy. Every problem is collected and raised
 as one `ConfigError`, each naming the file or command-line override, the key, the value and what is
 allowed, so a bad setting costs seconds, not the minutes of loading a 7B model on a cluster.
 
