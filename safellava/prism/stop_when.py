@@ -77,7 +77,6 @@ class StopWhenTargetsMet(TrainerCallback):
 
     def __init__(self, stop_when: StopWhen):
         self.stop_when = stop_when
-        self.met_at_step: int | None = None
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
         figures = prism_figures(metrics)
@@ -88,7 +87,6 @@ class StopWhenTargetsMet(TrainerCallback):
             if state.is_world_process_zero:
                 logger.info("prism.stop_when at step %d: not yet (%s)", state.global_step, "; ".join(missed))
             return control
-        self.met_at_step = state.global_step
         control.should_training_stop = True
         if state.is_world_process_zero:
             print(f"[safellava] prism.stop_when met at step {state.global_step}: training stops", flush=True)

@@ -33,7 +33,7 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=12)
     draw.text((left, 12), "PRISM on the synthetic world: baseline (raw data), safe (cleaned data), patched (baseline + patch), %, 95 % CI", fill="black", font=font)
-    _legend(draw, font, list(summaries), width - 220, 34)
+    _legend(draw, font, list(summaries), width - 20 - 100 * len(summaries), 34)
     plot = height - top - bottom
 
     def y_of(percent: float) -> float:
@@ -78,7 +78,7 @@ def draw_curves(histories: dict[str, list[dict]], path: Path) -> None:
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=12)
     draw.text((10, 10), "PRISM after every epoch (hook subset), %", fill="black", font=font)
-    _legend(draw, font, list(histories), panel_w * columns - 220, 10)
+    _legend(draw, font, list(histories), panel_w * columns - 20 - 100 * len(histories), 10)
     xs_all = [_x(r) for history in histories.values() for r in history]
     low, high = (min(xs_all), max(xs_all)) if xs_all else (0.0, 1.0)
     span = (high - low) or 1.0

@@ -48,11 +48,11 @@ def write_report(layout: Layout, plan: Plan, result: dict, histories: dict, timi
         "## Targets (lexicon judge)",
         "",
         targets_markdown(targets_for(layout, result)),
-        *_cost_section(layout, result["steps"]),
         f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %; "
         f"a model blind to the image that gives each kind's most common answer: "
         f"{benign_blind_rate(layout.benign_file):.2f} %.",
         "",
+        *_cost_section(layout, result["steps"]),
         *_benign_section(layout, kinds),
         *_attribute_section(layout),
         *_audit_section(layout),
