@@ -67,6 +67,24 @@ def test_patch_trains_a_lora_adapter_on_the_patch_mix_and_leaves_its_start_untou
     assert type(AutoModelForImageTextToText.from_pretrained(out)).__name__ == "LlavaForConditionalGeneration"
 
 
+def test_the_patch_tune_policy_is_an_adapter_unless_the_recipe_is_asked_for(small_world, trained, tmp_path):
+    from safellava.model import load_model_recipe
+    from safellava.train.stages import STAGES
+
+    patch, tiny = STAGES["patch"], load_model_recipe("tiny")
+    assert patch.tune_policy(tiny).modes() == {"vision_tower": "frozen", "projector": "frozen",
+                                               "language_model": "lora", "lm_head": "frozen"}
+    qlora = load_model_recipe({"recipe": "tiny", "tune": {"language_model": "qlora"}})
+    assert patch.tune_policy(qlora).language_model == "qlora"  # QLoRA by recipe stays QLoRA
+    assert patch.tune_policy(tiny, "recipe") == tiny.tune
+    # `patch.tune: recipe` trains as the recipe says: here a full finetune, saved as a plain folder.
+    result = run("patch", _patch(small_world, trained, tmp_path / "full", "patch.tune=recipe", "training.max_steps=2"))
+    assert result.global_step == 2 and not (tmp_path / "full" / "adapter_config.json").exists()
+    changed = saved_weights(tmp_path / "full")
+    start = saved_weights(trained)
+    assert any("language_model" in k and not torch.equal(changed[k], start[k]) for k in changed)
+
+
 def _logits(model, processor):
     image = Image.new("RGB", (32, 32), (250, 10, 10))
     inputs = processor(images=[image], text=["USER: <image>\nDescribe the person. ASSISTANT:"], return_tensors="pt")
