@@ -44,3 +44,14 @@ def small_world(tmp_path_factory):
     from safellava.synth import generate_world
 
     return generate_world(tmp_path_factory.mktemp("world"), seed=0, n_train_images=24, n_eval_images=4)
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    """Fails the test if a run gets as far as building (or loading) a model."""
+    import safellava.train.run as run_module
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a model was built although the configuration is bad")
+
+    monkeypatch.setattr(run_module, "initial_model", refuse)

@@ -15,18 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import safellava.train.run as run_module
 from safellava.train.entry import main
-
-
-@pytest.fixture
-def no_model(monkeypatch):
-    """Fails the test if a run gets as far as building (or loading) a model."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("a model was built although the configuration is bad")
-
-    monkeypatch.setattr(run_module, "initial_model", refuse)
 
 
 def train(capsys, *overrides: str, config: str = "demo") -> tuple[int, str]:

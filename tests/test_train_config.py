@@ -99,7 +99,7 @@ def test_every_shipped_run_config_resolves_with_its_model_recipe(monkeypatch):
     assert len(configs) >= 8
     for path in configs:
         config = load_run_config(str(path))
-        stage = "pretrain" if "pretrain" in path.name else "finetune"
+        stage = next((name for name in ("pretrain", "patch") if name in path.name), "finetune")
         training = resolve_training_arguments(STAGES[stage], config)
         recipe = load_model_recipe(config.model)
         assert training["output_dir"] and config.data.files, path

@@ -35,11 +35,11 @@ def _deepspeed_ops_built():
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=600)
 
 
-def _launch(world, out: Path, *overrides: str) -> subprocess.CompletedProcess:
+def _launch(world, out: Path, *overrides: str, stage: str = "finetune") -> subprocess.CompletedProcess:
     accelerate = Path(sys.executable).with_name("accelerate")
     command = [
         str(accelerate), "launch", "--config_file", str(REPO / "configs/accelerate/cpu.yaml"),
-        "--main_process_port", "0", str(REPO / "train/finetune.py"),
+        "--main_process_port", "0", str(REPO / f"train/{stage}.py"),
         "model=tiny", "data.synth=null", "prism=null",
         f"data.files=[{world / 'finetune.json'}]", f"data.image_folder={world / 'images'}",
         "data.model_max_length=256", f"training.output_dir={out}", "training.max_steps=4",
@@ -102,3 +102,22 @@ def test_two_process_zero3_full_finetune_saves_gathered_16bit_weights(small_worl
 
     model = AutoModelForImageTextToText.from_pretrained(out)
     assert sum(p.numel() for p in model.parameters()) == sum(t.numel() for t in weights.values())
+
+
+def test_two_process_patch_stops_early_on_both_ranks_at_the_same_step(small_world, tiny_llava, tmp_path):
+    from safellava.model.build import save_llava
+
+    _, model, processor = tiny_llava
+    trained = save_llava(model, processor, tmp_path / "trained")
+    out = tmp_path / "patch"
+    # Targets any model meets: the first evaluation (step 2) stops both ranks, well before max_steps.
+    hook = {"tasks": [str(small_world.root / "prism")], "images": str(small_world.prism_image_folder), "limit": 2,
+            "max_new_tokens": 8, "every_n_steps": 2, "stop_when": {"over_refusal_max": 100}}
+    _check(_launch(small_world.root, out, "model={recipe: tiny, lora: {r: 4, alpha: 8}}", f"init_from={trained}",
+                   "training.max_steps=6", "prism=" + json.dumps(hook), "--config", "demo", stage="patch"))
+    checkpoint = out / "checkpoint-2"
+    assert (checkpoint / "rng_state_0.pth").exists() and (checkpoint / "rng_state_1.pth").exists()
+    assert not (out / "checkpoint-4").exists()
+    assert json.loads((out / "safellava.json").read_text())["global_step"] == 2
+    assert [json.loads(line)["global_step"] for line in (out / "prism" / "history.jsonl").read_text().splitlines()] == [2]
+    assert load_file(str(out / "adapter_model.safetensors"))

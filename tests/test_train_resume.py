@@ -9,24 +9,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from transformers import TrainerCallback
 
 from safellava.train.checkpoints import MARKER_FILE, DiskFullError, newest_complete_checkpoint, remove_stale_temporary_files
 from safellava.train.checkpoints import resolve_resume, rotate_checkpoints
 from safellava.errors import UserError
 from safellava.train.run import run
-from train_support import same_weights, saved_weights, tiny_run_config
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step: int):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.step:
-            control.should_save = True
-            control.should_training_stop = True
-        return control
+from train_support import StopAfter, same_weights, saved_weights, tiny_run_config
 
 
 def test_stopped_and_resumed_run_ends_with_identical_weights(small_world, tmp_path):

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file
+from transformers import TrainerCallback
 
 from safellava.train.config import RunConfig, load_run_config
 
@@ -41,3 +42,16 @@ def saved_weights(folder: Path) -> dict[str, torch.Tensor]:
 def same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], prefix: str = "") -> bool:
     keys = [k for k in a if k.startswith(prefix)]
     return bool(keys) and set(a) == set(b) and all(torch.equal(a[k], b[k]) for k in keys)
+
+
+class StopAfter(TrainerCallback):
+    """Saves and stops a run after `step` optimizer steps, as an interrupted job would have left it."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_save = True
+            control.should_training_stop = True
+        return control

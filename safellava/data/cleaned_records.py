@@ -43,17 +43,28 @@ class CleanedRecords(RecordColumns):
         return f"CleanedRecords({self.source!r})"
 
     def record(self, index: int) -> Any:
+        return self._cleaned(index)[0]
+
+    def touches_people(self, index: int) -> bool:
+        """Whether cleaning changes the record or one of its questions asks for a biometric attribute (its
+        answer may already be a refusal): the records whose Safe version a privacy patch trains on."""
+        _, changed, asked = self._cleaned(index)
+        return changed or asked
+
+    def _cleaned(self, index: int) -> tuple[Any, bool, bool]:
+        """(the cleaned record, whether cleaning changed it, whether a question asks for an attribute)."""
         value = self.source.record(index)
         checked = check_value(value, index)
         if not checked.readable:
-            return value
-        changes = [c for c in clean_record(checked, index, self.refusal)[0] if c.before != c.after]
+            return value, False, False
+        changes, _, asked, _ = clean_record(checked, index, self.refusal)
+        changes = [change for change in changes if change.before != change.after]
         if changes and index not in self._counted:
             self._counted.add(index)
             self.counts["records_changed"] += 1
             self.counts["turns_changed"] += len(changes)
             self.counts.update(change.rule for change in changes)
-        return value
+        return value, bool(changes), bool(asked)
 
     def raw(self, index: int) -> str:
         return json.dumps(self.record(index), ensure_ascii=False)

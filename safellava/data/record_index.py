@@ -352,14 +352,25 @@ class MixedRecords(RecordColumns):
     """Several sources mixed with weights: weight 2 repeats a source twice, 0.3 keeps a seeded 30 %."""
 
     def __init__(self, parts: Sequence[tuple[RecordSource, float]], *, seed: int = 0):
-        self.parts = [source for source, _ in parts]
-        self.name = " + ".join(f"{getattr(source, 'name', source)}×{weight:g}" for source, weight in parts)
         rng = np.random.default_rng(seed)
+        chosen = [(source, _weighted_rows(len(source), weight, rng)) for source, weight in parts]
+        self._take(chosen, " + ".join(f"{getattr(source, 'name', source)}×{weight:g}" for source, weight in parts))
+
+    @classmethod
+    def of_rows(cls, parts: Sequence[tuple[RecordSource, np.ndarray]], *, name: str) -> "MixedRecords":
+        """A mix of chosen rows of each source, in the order given (e.g. a patch mix: some rows of one
+        source and a sample of its other rows)."""
+        mix = cls.__new__(cls)
+        mix._take([(source, np.asarray(rows, dtype=np.int64)) for source, rows in parts], name)
+        return mix
+
+    def _take(self, chosen: Sequence[tuple[RecordSource, np.ndarray]], label: str) -> None:
+        self.parts = [source for source, _ in chosen]
+        self.name = label
         sources, rows = [], []
-        for number, (source, weight) in enumerate(parts):
-            chosen = _weighted_rows(len(source), weight, rng)
-            sources.append(np.full(len(chosen), number, dtype=np.int32))
-            rows.append(chosen)
+        for number, (_, picked) in enumerate(chosen):
+            sources.append(np.full(len(picked), number, dtype=np.int32))
+            rows.append(picked)
         self._source = np.concatenate(sources) if sources else np.zeros(0, np.int32)
         self._row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
         self.columns = {

@@ -1,12 +1,16 @@
-"""PRISM during training: evaluate the model being trained every N epochs (or steps) and log the figures.
+"""PRISM during training: evaluate the model being trained every N epochs (and every N steps) and log the figures.
 
 Three pieces, each doing one thing:
 - `PrismHookConfig` — the `prism:` section of a run config;
 - `PrismEvaluator` — runs PRISM on the live model (all ranks take part; generation is sharded; the
   judging and scoring happen on rank 0 and the figures are broadcast), with the RNG state and training
   mode restored afterwards and failures isolated;
-- `PrismCallback` — a `TrainerCallback` that skips epochs between evaluations and, after each one, writes
-  the cumulative history (`prism/history.jsonl`, `prism/history.png`) and a wandb table of sample responses.
+- `PrismCallback` — a `TrainerCallback` that schedules the evaluations (every `every_n_epochs` epochs and,
+  with `every_n_steps`, every N optimizer steps as well: a short run such as a patch may end before its
+  first epoch does) and, after each one, writes the cumulative history (`prism/history.jsonl`,
+  `prism/history.png`) and a wandb table of sample responses.
+
+`prism.stop_when` (`safellava.prism.stop_when`) ends the run at the first evaluation that meets its targets.
 
 safellava's trainer runs the evaluator as its `evaluate()`, so Trainer's own machinery applies: the figures
 are logged at the current global step to every tracker, `metric_for_best_model: prism/protection_macro`
@@ -29,6 +33,7 @@ from transformers import TrainerCallback
 from safellava.config import Range, setting
 from safellava.errors import UserError
 from safellava.prism.judges import JUDGE_KINDS
+from safellava.prism.stop_when import StopWhen, prism_figures
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,7 @@ class PrismHookConfig:
     tasks: list[str] = setting(non_empty=True)  # PRISM task files or folders (incl. a benign set)
     images: str = setting(non_empty=True)  # image root; images are found by basename
     every_n_epochs: int = setting(1, range=Range(at_least=1))
-    every_n_steps: int | None = setting(None, range=Range(at_least=1))  # every N optimizer steps instead
+    every_n_steps: int | None = setting(None, range=Range(at_least=1))  # also every N optimizer steps
     limit: int | None = setting(20, range=Range(at_least=1))  # questions per task, the same seeded subset (null = all)
     seed: int = 0
     judge: str = setting("lexicon", choices=JUDGE_KINDS)
@@ -58,6 +63,7 @@ class PrismHookConfig:
     first_line: bool = False
     strict: bool = False  # a failed evaluation stops training instead of being logged and counted
     table_rows: int = setting(16, range=Range(at_least=0))  # sample responses per task in the wandb table
+    stop_when: StopWhen | None = None  # stop training at the first evaluation that meets these targets
 
 
 def summary_figures(summary: dict[str, Any]) -> dict[str, float]:
@@ -206,15 +212,19 @@ def _broadcast(figures: dict[str, float], distributed) -> dict[str, float]:
 
 
 class PrismCallback(TrainerCallback):
-    """Schedules PRISM every N epochs and, after each evaluation, writes the history and the sample table."""
+    """Schedules PRISM every N epochs and every N steps and, after each evaluation, writes the history and
+    the sample table."""
 
     def __init__(self, evaluator: PrismEvaluator):
         self.evaluator = evaluator
+        self.evaluated_at: int | None = None  # the step of the latest evaluation
 
+    # The hook's schedule decides (it overrides Trainer's `eval_strategy` flag for these events).
     def on_epoch_end(self, args, state, control, **kwargs):
-        if self.evaluator.config.every_n_steps is None:
-            epoch = int(round(state.epoch or 0))
-            control.should_evaluate = epoch % self.evaluator.config.every_n_epochs == 0
+        epoch = int(round(state.epoch or 0))
+        # An epoch that ends on a step the step schedule has just evaluated is not evaluated twice.
+        due = epoch % self.evaluator.config.every_n_epochs == 0
+        control.should_evaluate = due and self.evaluated_at != state.global_step
         return control
 
     def on_step_end(self, args, state, control, **kwargs):
@@ -224,9 +234,10 @@ class PrismCallback(TrainerCallback):
         return control
 
     def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self.evaluated_at = state.global_step
         if not state.is_world_process_zero or not metrics:
             return control
-        figures = {k.removeprefix("eval_"): v for k, v in metrics.items() if k.removeprefix("eval_").startswith("prism/")}
+        figures = prism_figures(metrics)
         record = {"global_step": state.global_step, "epoch": state.epoch, **figures}
         root = self.evaluator.root
         root.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ CURVES = (
 )
 
 
-_COLOURS = {"baseline": (200, 90, 70), "safe": (70, 130, 190)}
+_COLOURS = {"baseline": (200, 90, 70), "safe": (70, 130, 190), "patched": (90, 160, 90)}
 
 
 def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
@@ -33,8 +33,8 @@ def draw_comparison_chart(summaries: dict[str, dict], path: Path) -> None:
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     font = ImageFont.load_default(size=12)
-    draw.text((left, 12), "PRISM on the synthetic world: baseline (raw data) vs safe (cleaned data), %, 95 % CI", fill="black", font=font)
-    _legend(draw, font, list(summaries), width - 220, 34)
+    draw.text((left, 12), "PRISM on the synthetic world: baseline (raw data), safe (cleaned data), patched (baseline + patch), %, 95 % CI", fill="black", font=font)
+    _legend(draw, font, list(summaries), width - 20 - 100 * len(summaries), 34)
     plot = height - top - bottom
 
     def y_of(percent: float) -> float:

@@ -10,7 +10,7 @@ from typing import Sequence
 
 from safellava.errors import UserError
 from safellava.reproduce.pipeline import reproduce
-from safellava.reproduce.plan import FAST, FULL, VARIANTS, Layout
+from safellava.reproduce.plan import FAST, FULL, Layout
 from safellava.reproduce.report import targets_for
 from safellava.reproduce.targets import targets_markdown
 
@@ -19,8 +19,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="scripts/reproduce.sh",
         description="Reproduce the Safe-LLaVA finding offline: train one recipe on the raw synthetic data "
-        "(baseline) and on its cleaned Safe version (safe), evaluate both with PRISM, compare. Ends by "
-        'printing one JSON line {"baseline": <summary.json>, "safe": <summary.json>, "seconds": <wall s>}.',
+        "(baseline) and on its cleaned Safe version (safe), patch the baseline with the patch stage on the raw "
+        "data cleaned on the fly (patched), evaluate all three with PRISM, compare. Ends by printing one JSON line "
+        '{"baseline": <summary.json>, "safe": <summary.json>, "patched": <summary.json>, '
+        '"steps": {"safe_finetune": n, "patch": m}, "seconds": <wall s>}.',
         epilog="examples:\n"
         "  bash scripts/reproduce.sh                        # the full run (about 15 minutes on 2 CPU cores)\n"
         "  bash scripts/reproduce.sh --out /tmp/repro --fast # tiny model, a few steps: checks the plumbing\n"
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     out = Path(args.out).resolve()
     print(out.joinpath("comparison.md").read_text(encoding="utf-8"), file=sys.stderr)
-    rows = targets_for(Layout(out), {v: result[v] for v in VARIANTS})
+    rows = targets_for(Layout(out), result)
     print(targets_markdown(rows), file=sys.stderr)
     print(f"[reproduce] report: {out / 'report.md'}; charts: {out / 'comparison.png'}, {out / 'curves.png'}", file=sys.stderr)
     print(json.dumps(result), flush=True)

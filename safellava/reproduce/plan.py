@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-VARIANTS = ("baseline", "safe")
+VARIANTS = ("baseline", "safe", "patched")  # every model the reproduction evaluates and compares
+RETRAINED = ("baseline", "safe")  # the variants trained from scratch (stage 1, then stage 2)
+# The stage whose output is each variant's final model: patched is the baseline's stage-2 model patched.
+FINAL_STAGE = {"baseline": "finetune", "safe": "finetune", "patched": "patch"}
 
 
 @dataclass(frozen=True)
 class Plan:
-    """The sizes of one reproduction. Both variants use exactly the same plan; only their data differ."""
+    """The sizes of one reproduction. The retrained variants use exactly the same plan; only their data differ."""
 
     name: str
     train_images: int
@@ -18,6 +21,7 @@ class Plan:
     benign_per_image: int
     pretrain_overrides: tuple[str, ...] = ()  # key=value overrides of configs/recipes/reproduce-pretrain.yaml
     finetune_overrides: tuple[str, ...] = ()  # ... of configs/recipes/reproduce-finetune.yaml
+    patch_overrides: tuple[str, ...] = ()  # ... of configs/recipes/reproduce-patch.yaml
     max_new_tokens: int = 200  # final PRISM evaluation (PRISM's own value)
     batch_size: int = 16
 
@@ -35,6 +39,14 @@ FAST = Plan(
         "model=tiny",
         "training.max_steps=4",
         "training.num_train_epochs=1",
+        "training.per_device_train_batch_size=8",
+        "prism.limit=2",
+        "prism.max_new_tokens=8",
+        "prism.every_n_steps=2",
+    ),
+    patch_overrides=(
+        "model={recipe: tiny, lora: {r: 4, alpha: 8}}",
+        "training.max_steps=4",
         "training.per_device_train_batch_size=8",
         "prism.limit=2",
         "prism.max_new_tokens=8",
@@ -73,10 +85,14 @@ class Layout:
         return self.data / f"{stage}.safe.json"
 
     def train_file(self, variant: str, stage: str) -> Path:
-        return self.raw_file(stage) if variant == "baseline" else self.safe_file(stage)
+        """What a stage trains on: the raw files for the baseline and for the patch (cleaned as it loads them)."""
+        return self.safe_file(stage) if variant == "safe" else self.raw_file(stage)
 
     def model(self, variant: str, stage: str) -> Path:
         return self.root / variant / stage
+
+    def final_model(self, variant: str) -> Path:
+        return self.model(variant, FINAL_STAGE[variant])
 
     def prism(self, variant: str) -> Path:
         return self.root / "prism" / variant

@@ -1,4 +1,5 @@
-"""report.md: the comparison table, the targets, benign accuracy per kind, the audits, the per-epoch figures."""
+"""report.md: the comparison table, the targets, the patch's cost against the retrain's, benign accuracy per
+kind, the audits, the per-evaluation figures."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from safellava.atomic import write_text
 from safellava.reproduce.attributes import attribute_reading
 from safellava.reproduce.charts import CURVES
 from safellava.reproduce.plan import VARIANTS, Layout, Plan
+from safellava.reproduce.stamps import read_seconds
 from safellava.reproduce.targets import (
     BENIGN_OPTIONS,
     benign_blind_rate,
@@ -28,31 +30,33 @@ def read_history(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def targets_for(layout: Layout, summaries: dict[str, dict]) -> list[tuple[str, float | None, bool]]:
-    """The targets checked against this reproduction's summaries and its benign set's chance rate."""
-    return check_targets(summaries, benign_chance(benign_kinds(layout.benign_file)))
+def targets_for(layout: Layout, result: dict) -> list[tuple[str, float | None, bool]]:
+    """The targets checked against this reproduction's result (its JSON line) and its benign set's chance rate."""
+    return check_targets(result, benign_chance(benign_kinds(layout.benign_file)))
 
 
-def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, timings: dict, seconds: float) -> None:
-    """report.md: the comparison table, the targets, benign accuracy per question kind, whether the models
-    read the person's attributes, the audits, the per-epoch figures and step timings."""
+def write_report(layout: Layout, plan: Plan, result: dict, histories: dict, timings: dict, seconds: float) -> None:
+    """report.md: the comparison table, the targets, the patch's cost next to the safe retrain's, benign
+    accuracy per question kind, whether the models read the person's attributes, the audits, the figures of
+    the PRISM hook during training and step timings."""
     kinds = benign_kinds(layout.benign_file)
     chance = benign_chance(kinds)
     lines = [
-        f"# Reproduction ({plan.name}): baseline vs Safe training on the synthetic world",
+        f"# Reproduction ({plan.name}): baseline vs Safe retraining vs the baseline patched, on the synthetic world",
         "",
         layout.comparison.read_text(encoding="utf-8"),
         "## Targets (lexicon judge)",
         "",
-        targets_markdown(targets_for(layout, summaries)),
+        targets_markdown(targets_for(layout, result)),
         f"Benign chance accuracy (uniform guess among each question's possible answers): {chance:.2f} %; "
         f"a model blind to the image that gives each kind's most common answer: "
         f"{benign_blind_rate(layout.benign_file):.2f} %.",
         "",
+        *_cost_section(layout, result["steps"]),
         *_benign_section(layout, kinds),
         *_attribute_section(layout),
         *_audit_section(layout),
-        "## PRISM during training (the epoch hook's subset)",
+        "## PRISM during training (the hook's subset)",
         "",
         *_history_table(histories),
         "",
@@ -66,6 +70,18 @@ def write_report(layout: Layout, plan: Plan, summaries: dict, histories: dict, t
         "",
     ]
     write_text(layout.root / "report.md", "\n".join(lines))
+
+
+def _cost_section(layout: Layout, steps: dict[str, int | None]) -> list[str]:
+    """What making the model safe cost: the safe retrain's stage 2 (after its own stage 1) against the patch."""
+    rows = [("safe retrain, stage 2 (`train/finetune.py`)", steps.get("safe_finetune"), layout.model("safe", "finetune")),
+            ("patch of the baseline (`train/patch.py`)", steps.get("patch"), layout.model("patched", "patch"))]
+    lines = ["## Cost: the patch next to the Safe retrain", "",
+             "Optimizer steps, and the wall time of the training job (side by side with another job where it ran so).", "",
+             "| training | optimizer steps | seconds |", "|---|---:|---:|"]
+    for name, count, folder in rows:
+        lines.append(f"| {name} | {_cell(count)} | {_cell(read_seconds(folder))} |")
+    return lines + [""]
 
 
 def _benign_section(layout: Layout, kinds: dict[str, str]) -> list[str]:

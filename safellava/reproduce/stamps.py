@@ -10,6 +10,7 @@ from typing import Any, Sequence
 from safellava.atomic import write_text
 
 STAMP_FILE = "reproduce_stamp.json"
+SECONDS_FILE = "reproduce_seconds.json"  # the wall time of the job that trained a stage (kept apart from the stamp)
 
 
 def file_digest(path: Path) -> str:
@@ -48,3 +49,19 @@ def finished_model(folder: Path) -> bool:
     """A final model folder written by `run()` (it saves safellava.json last, after the weights)."""
     return (folder / "config.json").is_file() and (folder / "safellava.json").is_file()
 
+
+
+def write_seconds(folder: Path, seconds: float) -> None:
+    write_text(folder / SECONDS_FILE, json.dumps({"seconds": seconds}) + "\n")
+
+
+def read_seconds(folder: Path) -> float | None:
+    """How long the job that trained this folder's model ran (also when this run reuses it); None if unknown."""
+    path = folder / SECONDS_FILE
+    return json.loads(path.read_text(encoding="utf-8")).get("seconds") if path.is_file() else None
+
+
+def trained_steps(folder: Path) -> int | None:
+    """The optimizer steps a final model was trained for (`safellava.json`'s global_step); None if unknown."""
+    path = folder / "safellava.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("global_step") if path.is_file() else None

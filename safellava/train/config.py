@@ -48,7 +48,7 @@ from safellava.prism.hook import PrismHookConfig
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "configs" / "recipes"
 
-__all__ = ["ConfigError", "DataConfig", "DataFile", "RunConfig", "load_run_config", "dump_yaml"]
+__all__ = ["ConfigError", "DataConfig", "DataFile", "PatchConfig", "RunConfig", "load_run_config", "dump_yaml"]
 
 
 @dataclass
@@ -71,13 +71,29 @@ class DataConfig:
     validation: str = setting("skip", choices=("skip", "strict"))  # skip (count and report) | strict (stop)
     # `clean`: records are cleaned as they are loaded, with `safellava clean`'s rules (train on the original
     # files; the same tokens as training on `safellava clean`'s output). `none`: used as they are.
-    privacy: str = setting("none", choices=("none", "clean"))
+    # Default: none (pretrain, finetune); clean (patch, whose mix is the Safe version of the records).
+    privacy: str | None = setting(None, choices=("none", "clean"))
     # Images whose header declares more pixels are skipped and counted (decompression bombs); null: Pillow's
     # default limit, 0: no limit.
     max_image_pixels: int | None = setting(None, range=Range(at_least=0))
     # Generate the synthetic world into this folder first if it is missing (the demo's data); the keys
     # are `out`, `clean` and `safellava.synth.generate_world`'s settings (checked by the preflight).
     synth: dict[str, Any] | None = None
+
+
+@dataclass
+class PatchConfig:
+    """The `patch:` section: what the patch stage trains on and what it writes (docs/patch.md)."""
+
+    # The replayed records' share of the patch mix (records that do not touch people, unchanged), so the
+    # patch does not make the model forget what it already does; 0: only the records that touch people.
+    replay_ratio: float = setting(0.3, range=Range(at_least=0, at_most=0.9, note="0 = no replay"))
+    # lora: a LoRA adapter on the language model and nothing else trained (QLoRA if the model recipe's
+    # policy says qlora); recipe: the model recipe's tune policy as written (e.g. a full finetune).
+    tune: str = setting("lora", choices=("lora", "recipe"))
+    # adapter: the adapter on its base (`safellava export --merge-lora` merges it later); merged: a plain
+    # Hugging Face folder with the adapter folded in (the adapter is kept in `<output_dir>/adapter`).
+    output: str = setting("adapter", choices=("adapter", "merged"))
 
 
 @dataclass
@@ -91,6 +107,7 @@ class RunConfig:
     resume_from_checkpoint: str | None = None
     seed: int = setting(42, range=Range(at_least=0))
     prism: PrismHookConfig | None = None  # the PRISM epoch hook; null disables it
+    patch: PatchConfig | None = None  # the patch stage's settings (default: PatchConfig's); other stages refuse it
     source: str = not_a_setting("<defaults>")  # the file and overrides, in words
     origins: Origins = not_a_setting(default_factory=lambda: Origins("the defaults"))
     # Problems found while reading, reported with the preflight's (see `load_run_config(defer_problems=)`)

@@ -1,4 +1,4 @@
-"""Command-line front of `run()`, shared by `train/pretrain.py` and `train/finetune.py`."""
+"""Command-line front of `run()`, shared by `train/pretrain.py`, `train/finetune.py` and `train/patch.py`."""
 
 from __future__ import annotations
 
@@ -19,18 +19,28 @@ EXAMPLES = """examples:
   python train/{stage}.py --config demo resume_from_checkpoint=auto
 """
 
+# The patch stage has no demo default: it needs a trained model to patch.
+PATCH_EXAMPLES = """examples:
+  accelerate launch train/patch.py --config configs/recipes/llava-1.5-7b-patch.yaml
+  accelerate launch train/patch.py --config configs/recipes/llava-1.5-7b-patch.yaml \\
+      init_from=runs/my-llava training.max_steps=500 patch.replay_ratio=0.5
+  python train/patch.py --config my-patch.yaml patch.output=merged prism.stop_when.refusal_min=95
+"""
+
 
 def parse_args(stage: str, argv: list[str]) -> argparse.Namespace:
+    default = DEFAULT_CONFIGS.get(stage)
     parser = argparse.ArgumentParser(
         prog=f"train/{stage}.py",
         description=f"LLaVA {stage} stage: a run config (YAML) plus key=value overrides of any field.",
-        epilog=EXAMPLES.format(stage=stage, default=DEFAULT_CONFIGS[stage]),
+        epilog=EXAMPLES.format(stage=stage, default=default) if default else PATCH_EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "--config",
-        default=DEFAULT_CONFIGS[stage],
-        help=f"run config: a YAML path or a name in configs/recipes/ (default: {DEFAULT_CONFIGS[stage]})",
+        default=default,
+        required=default is None,
+        help="run config: a YAML path or a name in configs/recipes/" + (f" (default: {default})" if default else ""),
     )
     parser.add_argument("overrides", nargs="*", metavar="key=value", help="e.g. training.learning_rate=2e-5")
     return parser.parse_args(argv)

@@ -3,8 +3,9 @@
 `preflight(stage, config)` reads the model recipe, merges the stage's training defaults into the run
 config's `training:` and checks them against transformers' `TrainingArguments` (its annotations, the
 ranges below, then its own consistency checks, run without touching a device), and checks every file the
-run will read: data files (present and not empty), the image folder, the PRISM hook's tasks and images,
-`init_from`, an explicit resume checkpoint and the DeepSpeed config. Every problem is collected and raised
+run will read: data files (present and not empty), the image folder, the PRISM hook's tasks and images (and
+its `stop_when` targets), `init_from` (for the patch stage: a whole trained model), an explicit resume
+checkpoint and the DeepSpeed config; it resolves the stage's tune policy. Every problem is collected and raised
 as one `ConfigError`, each naming the file or command-line override, the key, the value and what is
 allowed, so a bad setting costs seconds, not the minutes of loading a 7B model on a cluster.
 
@@ -14,6 +15,7 @@ synthetic data exist, together with the record-by-record checks of `data.validat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -28,8 +30,9 @@ from transformers import TrainingArguments
 
 from safellava.config import MISSING, ConfigError, Problems, Range, add_unknown_keys, check_value, close_match
 from safellava.model.recipe import ModelRecipe, read_model_recipe
+from safellava.model.tune_policy import TunePolicy
 from safellava.train.checkpoints import MARKER_FILE, is_complete
-from safellava.train.config import RunConfig
+from safellava.train.config import PatchConfig, RunConfig
 from safellava.train.hardware import resolve_bf16
 from safellava.train.stages import STAGES, Stage
 from safellava.train.trackers import normalise_report_to
@@ -65,6 +68,7 @@ class CheckedRun:
     stage: Stage
     recipe: ModelRecipe
     training: dict[str, Any]  # TrainingArguments keywords, plus projector_lr and gradient_checkpointing
+    policy: TunePolicy  # what the stage trains (the recipe's policy, or the stage's own)
 
 
 def preflight(stage: str, config: RunConfig) -> CheckedRun:
@@ -80,12 +84,15 @@ def preflight(stage: str, config: RunConfig) -> CheckedRun:
     made_by_run = _synth_folder(config, problems)
     _check_data_files(config, made_by_run, problems)
     _check_prism(config, made_by_run, problems)
-    _check_start(config, made_by_run, problems)
+    _check_start(spec, config, made_by_run, problems)
+    _check_patch(spec, recipe, config, made_by_run, problems)
+    policy = None
     if recipe is not None:
+        policy = spec.tune_policy(recipe, (config.patch or PatchConfig()).tune)
         _check_attention(recipe, problems)
-        _check_deepspeed(spec, recipe, training, config, problems)
+        _check_deepspeed(policy, training, config, problems)
     problems.raise_if_any()
-    return CheckedRun(spec, recipe, training)
+    return CheckedRun(spec, recipe, training, policy)
 
 
 def check_training_inputs(config: RunConfig) -> None:
@@ -259,16 +266,21 @@ def _check_prism(config: RunConfig, made_by_run: Path | None, problems: Problems
                          "an existing PRISM task file or folder (or a synthetic world's prism/ folder); `prism: null` disables the hook")
     if not _made_by(made_by_run, hook.images) and not Path(hook.images).is_dir():
         problems.add(config.origins.of("prism.images"), "prism.images", hook.images, "an existing folder of PRISM images")
+    misspelt = any(problem.key.startswith("prism.stop_when.") for problem in config.problems)
+    if hook.stop_when is not None and hook.stop_when.is_empty() and not misspelt:
+        problems.add(config.origins.of("prism.stop_when"), "prism.stop_when", {},
+                     "at least one of refusal_min, sentence_protection_min, over_refusal_max, benign_accuracy_min "
+                     "(percentages), or null to train the whole budget")
     from safellava.prism.judges import build_judge
 
     options = [name for name in inspect.signature(build_judge).parameters if name != "kind"]
     add_unknown_keys(hook.judge_options, options, prefix="prism.judge_options.", origins=config.origins, problems=problems)
 
 
-def _check_start(config: RunConfig, made_by_run: Path | None, problems: Problems) -> None:
-    """Where the weights and the training state come from."""
+def _check_start(spec: Stage, config: RunConfig, made_by_run: Path | None, problems: Problems) -> None:
+    """Where the weights and the training state come from (the patch stage's start: `_check_patch`)."""
     source = config.init_from
-    if source and not _made_by(made_by_run, source):
+    if source and spec.name != "patch" and not _made_by(made_by_run, source):
         path = Path(source)
         if not path.exists() or (path.is_dir() and not (path / "config.json").exists()):
             problems.add(config.origins.of("init_from"), "init_from", source,
@@ -281,6 +293,35 @@ def _check_start(config: RunConfig, made_by_run: Path | None, problems: Problems
                          f"auto, null, or a checkpoint-<step> folder whose save finished (with {MARKER_FILE})")
 
 
+def _check_patch(spec: Stage, recipe: ModelRecipe | None, config: RunConfig, made_by_run: Path | None, problems: Problems) -> None:
+    """The patch stage starts from a whole trained model and trains on the Safe version of the records; its
+    `patch:` section means nothing to the other stages."""
+    if spec.name != "patch":
+        if config.patch is not None:
+            problems.add(config.origins.of("patch"), "patch", dataclasses.asdict(config.patch),
+                         f"only the patch stage (train/patch.py) reads it; remove it for the {spec.name} stage")
+        return
+    if config.data.privacy == "none":
+        problems.add(config.origins.of("data.privacy"), "data.privacy", "none",
+                     "clean or left out: the patch stage trains on the Safe version of the records that touch people")
+    source = config.init_from
+    if not source:
+        if recipe is not None and not recipe.checkpoint:
+            problems.add(config.origins.of("init_from"), "init_from", MISSING,
+                         "the trained LLaVA to patch: a llava-hf style folder or a safellava output folder (or a "
+                         "model recipe with `checkpoint`)")
+        return
+    path = Path(source)
+    if _made_by(made_by_run, source) or (path / "config.json").is_file():
+        return
+    if (path / "adapter_config.json").is_file():
+        allowed = (f"a whole model folder; {source} holds a LoRA adapter: merge it first with "
+                   f"`safellava export {source} --merge-lora --out <dir>` and patch that")
+    else:
+        allowed = "a llava-hf style folder or a safellava output folder (with config.json): the trained LLaVA to patch"
+    problems.add(config.origins.of("init_from"), "init_from", source, allowed)
+
+
 def _check_attention(recipe: ModelRecipe, problems: Problems) -> None:
     from safellava.model.build import attention_settings
 
@@ -290,7 +331,7 @@ def _check_attention(recipe: ModelRecipe, problems: Problems) -> None:
         problems.extend(error.problems)
 
 
-def _check_deepspeed(spec: Stage, recipe: ModelRecipe, training: dict[str, Any], config: RunConfig, problems: Problems) -> None:
+def _check_deepspeed(policy: TunePolicy, training: dict[str, Any], config: RunConfig, problems: Problems) -> None:
     file = training.get("deepspeed")
     if not file or not isinstance(file, str):
         return
@@ -308,7 +349,7 @@ def _check_deepspeed(spec: Stage, recipe: ModelRecipe, training: dict[str, Any],
                      f"null with {file}: projector_lr needs the trainer's own optimizer, but that file defines a DeepSpeed "
                      "optimizer (which would silently ignore it); use configs/deepspeed/zero3.json or drop projector_lr")
     zero_stage = (settings.get("zero_optimization") or {}).get("stage")
-    if spec.tune_policy(recipe).quantized and zero_stage == 3:
+    if policy.quantized and zero_stage == 3:
         problems.add(origin, "training.deepspeed", file,
                      "a ZeRO-2 file (configs/deepspeed/zero2.json) or none: QLoRA with ZeRO-3 is not supported here "
                      "(4-bit weights cannot be partitioned by this setup)")

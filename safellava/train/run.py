@@ -26,6 +26,7 @@ from safellava.model import (
     quantization_config,
 )
 from safellava.model.recipe import ModelRecipe
+from safellava.model.tune_policy import TunePolicy
 from safellava.prism.history_table import history_table
 from safellava.prism.hook import ATTRIBUTE_CHART, HISTORY_CHART, read_history
 from safellava.train.checkpoints import (
@@ -34,13 +35,15 @@ from safellava.train.checkpoints import (
     remove_stale_temporary_files,
     resolve_resume,
 )
-from safellava.train.config import RunConfig, dump_yaml
+from safellava.train.config import PatchConfig, RunConfig, dump_yaml
 from safellava.train.preflight import check_training_inputs, preflight
 from safellava.train.stages import Stage
 from safellava.train.trackers import tracker_environment, wandb_note
 from safellava.train.training_data import TrainingData, build_training_data, prepare_synthetic_data, rendering
 
 logger = logging.getLogger(__name__)
+
+ADAPTER_DIR = "adapter"  # where a patch with `patch.output: merged` keeps its adapter, inside the output
 
 
 @dataclass
@@ -68,8 +71,8 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     check_training_inputs(config)
     # Built before the model so that a missing PRISM file stops the run in seconds, not after loading 7B.
     evaluator = _prism_evaluator(config, spec, recipe, training["output_dir"])
-    model, processor, base_dir = initial_model(spec, config, recipe, training["output_dir"])
-    model = apply_tune_policy(model, recipe, spec.tune_policy(recipe))
+    model, processor, base_dir = initial_model(checked.policy, config, recipe, training["output_dir"])
+    model = apply_tune_policy(model, recipe, checked.policy)
     if training.pop("gradient_checkpointing", False):
         enable_gradient_checkpointing(model)
     projector_lr = training.pop("projector_lr", None)
@@ -82,6 +85,10 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
         from safellava.prism.hook import PrismCallback
 
         callbacks = [PrismCallback(evaluator), *callbacks]
+        if config.prism.stop_when is not None:
+            from safellava.prism.stop_when import StopWhenTargetsMet
+
+            callbacks.append(StopWhenTargetsMet(config.prism.stop_when))
     with tracker_environment(trainer_args.report_to, trainer_args.output_dir):
         trainer = _make_trainer(model, processor, trainer_args, data, config, stage, projector_lr, callbacks, evaluator)
         _log_start(trainer, model, data)
@@ -100,15 +107,14 @@ def run(stage: str, config: RunConfig, callbacks: list[TrainerCallback] = ()) ->
     )
 
 
-def initial_model(spec: Stage, config: RunConfig, recipe: ModelRecipe, output_dir: str):
+def initial_model(policy: TunePolicy, config: RunConfig, recipe: ModelRecipe, output_dir: str):
     """The model a stage starts from, and the base folder an adapter will refer to (None without LoRA).
 
-    Sources: the recipe (built), a stage-1 output folder (`init_from: <dir>`), or the recipe plus a
-    projector file (`init_from: <file>`). An adapter needs its base on disk: the folder it was loaded
+    Sources: the recipe (built), a model folder (`init_from: <dir>`: a stage-1 output, or the trained
+    model a patch starts from), or the recipe plus a projector file (`init_from: <file>`). An adapter needs its base on disk: the folder it was loaded
     from, or a copy saved to `<output_dir>/base` — for QLoRA the model is then reloaded from there in
     4-bit, so the adapter's base is exactly the unquantized weights it was trained against.
     """
-    policy = spec.tune_policy(recipe)
     quant = quantization_config(recipe) if policy.quantized else None
     source = Path(config.init_from) if config.init_from else None
     if source is not None and source.is_dir():
@@ -195,14 +201,22 @@ def _save_final(
     model = trainer.model
     if base_dir is not None:
         model.peft_config["default"].base_model_name_or_path = str(base_dir)
+    merged = base_dir is not None and spec.name == "patch" and (config.patch or PatchConfig()).output == "merged"
     with explain_disk_full(out):
-        trainer.save_model(str(out))  # gathers 16-bit weights under ZeRO-3
+        trainer.save_model(str(out / ADAPTER_DIR if merged else out))  # gathers 16-bit weights under ZeRO-3
     notes = []
     data_note = data.summary()  # after training: includes what data-loader workers skipped
     if trainer.is_world_process_zero():
         attach_chat_template(processor, spec.template(recipe))  # so chat-template tools prompt it as trained
         processor.save_pretrained(str(out))
-        write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name, "adapter": base_dir is not None})
+        if merged:
+            from safellava.train.export import export_model
+
+            with explain_disk_full(out):
+                export_model(out / ADAPTER_DIR, out, merge_lora=True, dtype=recipe.dtype)
+        write_metadata(out, recipe, {"template": spec.template(recipe), "stage": spec.name,
+                                     "adapter": base_dir is not None and not merged,
+                                     "global_step": trainer.state.global_step})
         write_text(out / RUN_CONFIG_FILE, dump_yaml(config, extra={"stage": spec.name}))
         if spec.name == "pretrain":
             save_projector_from_folder(out)
@@ -216,13 +230,15 @@ def _save_final(
                 f"PRISM reports: {evaluator.root}/ (per evaluation summary.json); chart: {evaluator.root / HISTORY_CHART}, "
                 f"per attribute: {evaluator.root / ATTRIBUTE_CHART}"
             )
-        if base_dir is not None:
+        if merged:
+            notes.append(f"LoRA adapter merged into base {base_dir}: a plain model folder (the adapter: {out / ADAPTER_DIR})")
+        elif base_dir is not None:
             notes.append(f"LoRA adapter on base {base_dir}; merge with: safellava export {out} --merge-lora --out <dir>")
         note = wandb_note() if "wandb" in (trainer.args.report_to or []) else None
         if note:
             notes.append(note)
         if evaluator is not None:
-            # Last, so that it is what the user sees when the run ends: is it safe, and does it still answer?
+            # The end of the run answers "is it safe, and does it still answer?" first, then says where things are.
             table = history_table(read_history(evaluator.root))
             print(f"[safellava] PRISM during training ({_subset(evaluator)}):\n{table}", flush=True)
         for line in notes:

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from safellava.errors import UserError
 from safellava.model.processor import image_token_count
 from safellava.model.recipe import ModelRecipe
-from safellava.train.config import RunConfig
+from safellava.train.config import PatchConfig, RunConfig
 from safellava.train.stages import Stage
 
 logger = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ class TrainingData:
     template: str
     image_aspect: str
     cleaned_on_the_fly: dict[str, int] | None = None  # what `data.privacy: clean` changes, counted once
+    patch_mix: Any = None  # the patch stage's `safellava.data.patch_mix.PatchMix`
 
     def summary(self) -> str:
         """The validation summary, including problems that data-loader workers met while training."""
@@ -32,7 +33,9 @@ class TrainingData:
 
         report = collect_report(self.dataset)
         cleaning = ""
-        if self.cleaned_on_the_fly is not None:
+        if self.patch_mix is not None:
+            cleaning = f"; {self.patch_mix.summary()}"
+        elif self.cleaned_on_the_fly is not None:
             counts = self.cleaned_on_the_fly
             cleaning = (f"; cleaned on the fly (data.privacy: clean): {counts.get('records_changed', 0)} records, "
                         f"{counts.get('explicit-refusal', 0)} refusals, {counts.get('implicit-rewrite', 0)} rewrites, "
@@ -64,7 +67,7 @@ def build_training_data(
     with distributed_state().main_process_first():
         template, aspect = rendering(config, spec, recipe)
         tokens_per_image = image_token_count(processor)
-        source, cleaned = _records(data)
+        source, cleaned, mix = _records(config, spec)
         dataset = SupervisedDataset(
             source,  # DataFile entries, checked by the preflight
             template=template,
@@ -86,24 +89,33 @@ def build_training_data(
     def sampler_factory(batch_size: int, world_size: int, seed: int):
         return ModalityLengthGroupedSampler(lengths, batch_size=batch_size, world_size=world_size, rank=None, seed=seed)
 
-    return TrainingData(dataset, collator, sampler_factory, template, aspect, cleaned)
+    return TrainingData(dataset, collator, sampler_factory, template, aspect, cleaned, mix)
 
 
-def _records(data) -> tuple[Any, dict[str, int] | None]:
+def _records(config: RunConfig, spec: Stage) -> tuple[Any, dict[str, int] | None, Any]:
     """The run's records, cleaned as they are read under `data.privacy: clean` — with what cleaning changes,
-    counted once here (every record through the rules, ≈0.1 ms each) for the run summary."""
+    counted once here (every record through the rules, ≈0.1 ms each) for the run summary. The patch stage
+    trains on its patch mix, chosen in that same pass."""
     from safellava.data.record_index import open_records
 
-    source = open_records(data.files)
-    if data.privacy != "clean":
-        return source, None
+    source = open_records(config.data.files)
+    if spec.name == "patch":
+        from safellava.data.patch_mix import build_patch_mix
+
+        mix = build_patch_mix(source, (config.patch or PatchConfig()).replay_ratio, seed=config.seed)
+        if not mix.touching:
+            raise UserError(f"patch: no record of data.files touches people (cleaning changes none, no question asks "
+                            f"for a biometric attribute), so there is nothing to patch; {mix.summary()}")
+        return mix.records, mix.cleaning, mix
+    if (config.data.privacy or spec.privacy) != "clean":
+        return source, None, None
     from safellava.data.cleaned_records import CleanedRecords
 
     counting = CleanedRecords(source)
     for index in range(len(source)):
         if not source.problem_mask[index]:
             counting.record(index)
-    return CleanedRecords(source), dict(counting.counts)
+    return CleanedRecords(source), dict(counting.counts), None
 
 
 SAFE_SUFFIX = ".safe.json"
