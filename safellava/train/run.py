@@ -111,9 +111,10 @@ def initial_model(policy: TunePolicy, config: RunConfig, recipe: ModelRecipe, ou
     """The model a stage starts from, and the base folder an adapter will refer to (None without LoRA).
 
     Sources: the recipe (built), a model folder (`init_from: <dir>`: a stage-1 output, or the trained
-    model a patch starts from), or the recipe plus a projector file (`init_from: <file>`). An adapter needs its base on disk: the folder it was loaded
-    from, or a copy saved to `<output_dir>/base` — for QLoRA the model is then reloaded from there in
-    4-bit, so the adapter's base is exactly the unquantized weights it was trained against.
+    model a patch starts from), or the recipe plus a projector file (`init_from: <file>`). An adapter
+    needs its base on disk: the folder it was loaded from, or a copy saved to `<output_dir>/base` — for
+    QLoRA the model is then reloaded from there in 4-bit, so the adapter's base is exactly the unquantized
+    weights it was trained against.
     """
     quant = quantization_config(recipe) if policy.quantized else None
     source = Path(config.init_from) if config.init_from else None
