@@ -116,6 +116,11 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {name: _plain(getattr(self, name)) for name in settings_of(RunConfig)}
 
+    @property
+    def patch_settings(self) -> PatchConfig:
+        """The `patch:` section as written, or its defaults where the run config leaves it out."""
+        return self.patch or PatchConfig()
+
 
 def _plain(value: Any) -> Any:
     if dataclasses.is_dataclass(value):

@@ -32,7 +32,7 @@ from safellava.config import MISSING, ConfigError, Problems, Range, add_unknown_
 from safellava.model.recipe import ModelRecipe, read_model_recipe
 from safellava.model.tune_policy import TunePolicy
 from safellava.train.checkpoints import MARKER_FILE, is_complete
-from safellava.train.config import PatchConfig, RunConfig
+from safellava.train.config import RunConfig
 from safellava.train.hardware import resolve_bf16
 from safellava.train.stages import STAGES, Stage
 from safellava.train.trackers import normalise_report_to
@@ -88,7 +88,7 @@ def preflight(stage: str, config: RunConfig) -> CheckedRun:
     _check_patch(spec, recipe, config, made_by_run, problems)
     policy = None
     if recipe is not None:
-        policy = spec.tune_policy(recipe, (config.patch or PatchConfig()).tune)
+        policy = spec.tune_policy(recipe, config.patch_settings.tune)
         _check_attention(recipe, problems)
         _check_deepspeed(policy, training, config, problems)
     problems.raise_if_any()

@@ -35,7 +35,7 @@ from safellava.train.checkpoints import (
     remove_stale_temporary_files,
     resolve_resume,
 )
-from safellava.train.config import PatchConfig, RunConfig, dump_yaml
+from safellava.train.config import RunConfig, dump_yaml
 from safellava.train.preflight import check_training_inputs, preflight
 from safellava.train.stages import Stage
 from safellava.train.trackers import tracker_environment, wandb_note
@@ -202,7 +202,7 @@ def _save_final(
     model = trainer.model
     if base_dir is not None:
         model.peft_config["default"].base_model_name_or_path = str(base_dir)
-    merged = base_dir is not None and spec.name == "patch" and (config.patch or PatchConfig()).output == "merged"
+    merged = base_dir is not None and spec.name == "patch" and config.patch_settings.output == "merged"
     with explain_disk_full(out):
         trainer.save_model(str(out / ADAPTER_DIR if merged else out))  # gathers 16-bit weights under ZeRO-3
     notes = []

@@ -11,7 +11,7 @@ from typing import Any, Callable
 from safellava.errors import UserError
 from safellava.model.processor import image_token_count
 from safellava.model.recipe import ModelRecipe
-from safellava.train.config import PatchConfig, RunConfig
+from safellava.train.config import RunConfig
 from safellava.train.stages import Stage
 
 logger = logging.getLogger(__name__)
@@ -102,7 +102,7 @@ def _records(config: RunConfig, spec: Stage) -> tuple[Any, dict[str, int] | None
     if spec.name == "patch":
         from safellava.data.patch_mix import build_patch_mix
 
-        mix = build_patch_mix(source, (config.patch or PatchConfig()).replay_ratio, seed=config.seed)
+        mix = build_patch_mix(source, config.patch_settings.replay_ratio, seed=config.seed)
         if not mix.touching:
             raise UserError(f"patch: no record of data.files touches people (cleaning changes none, no question asks "
                             f"for a biometric attribute), so there is nothing to patch; {mix.summary()}")
